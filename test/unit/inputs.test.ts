@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { bundledTemplate, decodeKubeconfig, getInputs } from '../../src/inputs.js';
+import { parseDuration } from '../../src/util/duration.js';
+
+const KUBECONFIG = 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
+
+function source(values: Record<string, string>) {
+  return (name: string) => values[name] ?? '';
+}
+
+function inputError(fn: () => unknown): InputError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InputError);
+    return err as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('getInputs', () => {
+  it('applies the documented defaults', () => {
+    const inputs = getInputs(source({ kubeconfig: KUBECONFIG }));
+    expect(inputs).toMatchObject({
+      namespace: 'default',
+      template: bundledTemplate(),
+      serverSideApply: true,
+      readyTimeoutMs: 600_000,
+      command: 'auto',
+      allowKubeconfigExec: false,
+    });
+    expect(inputs.envId).toBeUndefined();
+    expect(inputs.kubeconfigContext).toBeUndefined();
+  });
+
+  it('accepts the kubeconfig as base64', () => {
+    const b64 = Buffer.from(KUBECONFIG).toString('base64');
+    expect(getInputs(source({ kubeconfig: b64 })).kubeconfig).toBe(KUBECONFIG);
+    expect(decodeKubeconfig(`${b64.slice(0, 10)}\n${b64.slice(10)}`)).toBe(KUBECONFIG);
+  });
+
+  it('names the input for each bad value', () => {
+    expect(inputError(() => getInputs(source({}))).input).toBe('kubeconfig');
+    expect(inputError(() => getInputs(source({ kubeconfig: 'bm90IGEga3ViZWNvbmZpZw==' }))).input).toBe('kubeconfig');
+    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, namespace: 'Bad_NS' }))).message).toMatch(
+      /Input "namespace": "Bad_NS" is not a valid namespace name/,
+    );
+    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'ready-timeout': '10 minutes' }))).input).toBe(
+      'ready-timeout',
+    );
+    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, command: 'deploy' }))).input).toBe('command');
+    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'server-side-apply': 'maybe' }))).input).toBe(
+      'server-side-apply',
+    );
+    const missing = inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, template: 'nope.njk' }), '/tmp'));
+    expect(missing.input).toBe('template');
+    expect(missing.message).toContain('/tmp/nope.njk');
+  });
+
+  it('resolves the template against the workspace', () => {
+    const ws = mkdtempSync(path.join(tmpdir(), 'inputs-'));
+    writeFileSync(path.join(ws, 'env.yaml.njk'), '');
+    const inputs = getInputs(source({ kubeconfig: KUBECONFIG, template: 'env.yaml.njk', 'server-side-apply': 'false' }), ws);
+    expect(inputs.template).toBe(path.join(ws, 'env.yaml.njk'));
+    expect(inputs.serverSideApply).toBe(false);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['90s', 90_000],
+    ['10m', 600_000],
+    ['1h30m', 5_400_000],
+    ['45', 45_000],
+    ['250ms', 250],
+  ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', 'ten', '10 m', '5d', '1h 30m'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined());
+});
