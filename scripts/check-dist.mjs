@@ -29,7 +29,9 @@ try {
       problems.push(`dist/${f} differs from a fresh build`);
   }
   if (problems.length > 0) {
-    console.error(`dist/ does not match the source:\n  ${problems.join('\n  ')}\nRun \`npm run build\` and commit dist/.`);
+    console.error(
+      `dist/ does not match the source:\n  ${problems.join('\n  ')}\nRun \`npm run build\` and commit dist/.`,
+    );
     process.exit(1);
   }
   console.log(`dist/ matches the source (${built.length} files).`);

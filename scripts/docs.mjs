@@ -8,12 +8,18 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 
 export function tables(actionYaml) {
   const action = parse(actionYaml);
-  const cell = (s) => String(s ?? '').trim().replace(/\s+/g, ' ').replace(/\|/g, '\\|');
+  const cell = (s) =>
+    String(s ?? '')
+      .trim()
+      .replace(/\s+/g, ' ')
+      .replace(/\|/g, '\\|');
   const inputs = Object.entries(action.inputs ?? {}).map(
     ([name, i]) =>
       `| \`${name}\` | ${i.required ? 'yes' : 'no'} | ${i.default === undefined ? '' : `\`${cell(i.default)}\``} | ${cell(i.description)} |`,
   );
-  const outputs = Object.entries(action.outputs ?? {}).map(([name, o]) => `| \`${name}\` | ${cell(o.description)} |`);
+  const outputs = Object.entries(action.outputs ?? {}).map(
+    ([name, o]) => `| \`${name}\` | ${cell(o.description)} |`,
+  );
   return {
     inputs: ['| input | required | default | description |', '|---|---|---|---|', ...inputs].join('\n'),
     outputs: ['| output | description |', '|---|---|', ...outputs].join('\n'),
@@ -25,7 +31,8 @@ export function render(readme, actionYaml) {
   let out = readme;
   for (const [name, table] of Object.entries(t)) {
     const re = new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?(<!-- ${name}:end -->)`);
-    if (!re.test(out)) throw new Error(`README.md has no <!-- ${name}:start --> ... <!-- ${name}:end --> markers`);
+    if (!re.test(out))
+      throw new Error(`README.md has no <!-- ${name}:start --> ... <!-- ${name}:end --> markers`);
     out = out.replace(re, `$1${table}\n$2`);
   }
   return out;
@@ -37,7 +44,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const next = render(readme, readFileSync(path.join(root, 'action.yml'), 'utf8'));
   if (process.argv.includes('--check')) {
     if (next !== readme) {
-      console.error('README.md inputs/outputs tables do not match action.yml: run `npm run docs` and commit.');
+      console.error(
+        'README.md inputs/outputs tables do not match action.yml: run `npm run docs` and commit.',
+      );
       process.exit(1);
     }
   } else {

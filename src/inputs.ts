@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { InputError } from './errors.js';
+import { decodeKubeconfigText, secretsOf } from './kube/kubeconfig.js';
 import { parseDuration } from './util/duration.js';
 
 export type Command = 'up' | 'down' | 'auto';
@@ -42,40 +43,34 @@ function bool(source: InputSource, name: string, dflt: boolean): boolean {
   throw new InputError(name, `"${raw}" is not a boolean`, { hint: 'Use true or false.' });
 }
 
-/**
- * Accepts the kubeconfig as YAML or as base64 of YAML (what `base64 -w0 ~/.kube/config` gives),
- * so users can paste either into the secret.
- */
-export function decodeKubeconfig(raw: string): string {
-  const text = raw.trim();
-  if (text === '') {
+/** An empty kubeconfig is the usual symptom of a missing secret (fork PRs get none). */
+function requireKubeconfig(raw: string): string {
+  if (raw.trim() === '') {
     throw new InputError('kubeconfig', 'is empty', {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, shown to the user as is
       hint: 'Pass the kubeconfig from a secret: `kubeconfig: ${{ secrets.KUBECONFIG }}`. A fork PR gets no secrets; see the README on forks.',
     });
   }
-  if (/^[A-Za-z0-9+/=\s]+$/.test(text) && !text.includes(':')) {
-    const decoded = Buffer.from(text.replace(/\s+/g, ''), 'base64').toString('utf8');
-    if (/^\s*(apiVersion|clusters|contexts|current-context|kind|users)\s*:/m.test(decoded)) return decoded;
-    throw new InputError('kubeconfig', 'looks like base64 but does not decode to a kubeconfig', {
-      hint: 'Store the kubeconfig YAML itself, or `base64 -w0` of it, in the secret.',
-    });
-  }
-  return text;
+  // YAML or base64 of YAML (what `base64 -w0 ~/.kube/config` gives): users paste either into the secret.
+  return decodeKubeconfigText(raw.trim()).text;
 }
 
-/** Registers the kubeconfig with the runner's log masking, line by line, since masks match single lines. */
-export function maskKubeconfig(raw: string, decoded: string): void {
+/** Registers every credential in the kubeconfig with the runner's log masking. */
+function maskKubeconfig(raw: string): void {
   core.setSecret(raw.trim());
-  for (const line of decoded.split('\n')) {
-    const value = line.replace(/^[^:]*:\s*/, '').trim();
-    if (value.length >= 8) core.setSecret(value);
+  for (const secret of secretsOf(raw)) {
+    // The runner masks line by line: a multi-line value (a PEM) is registered per line too.
+    for (const line of secret.split('\n')) if (line.trim().length >= 8) core.setSecret(line.trim());
   }
 }
 
-export function getInputs(source: InputSource = fromActions, workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()): Inputs {
+export function getInputs(
+  source: InputSource = fromActions,
+  workspace = process.env.GITHUB_WORKSPACE ?? process.cwd(),
+): Inputs {
   const rawKubeconfig = source('kubeconfig');
-  const kubeconfig = decodeKubeconfig(rawKubeconfig);
-  if (source === fromActions) maskKubeconfig(rawKubeconfig, kubeconfig);
+  if (source === fromActions) maskKubeconfig(rawKubeconfig);
+  const kubeconfig = requireKubeconfig(rawKubeconfig);
 
   const namespace = source('namespace').trim() || 'default';
   if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
@@ -89,9 +84,13 @@ export function getInputs(source: InputSource = fromActions, workspace = process
   try {
     readFileSync(template, { flag: 'r' });
   } catch (err) {
-    throw new InputError('template', `cannot read ${template}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
-      hint: 'Give a path relative to the repository root, or leave the input empty for the bundled template.',
-    });
+    throw new InputError(
+      'template',
+      `cannot read ${template}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      {
+        hint: 'Give a path relative to the repository root, or leave the input empty for the bundled template.',
+      },
+    );
   }
 
   const timeoutText = source('ready-timeout').trim() || '10m';

@@ -54,7 +54,9 @@ export function readEvent(): EventInfo {
             repository: pr.base?.repo?.full_name ?? repository,
             title: pr.title,
             state: pr.state,
-            fromFork: Boolean(pr.head?.repo?.full_name && pr.head.repo.full_name !== pr.base?.repo?.full_name),
+            fromFork: Boolean(
+              pr.head?.repo?.full_name && pr.head.repo.full_name !== pr.base?.repo?.full_name,
+            ),
           }
         : undefined,
   };

@@ -7,7 +7,8 @@ describe('decide', () => {
   it.each(['opened', 'synchronize', 'reopened'])('pull_request %s gives up', (a) =>
     expect(decide('auto', pr(a))).toEqual({ command: 'up' }),
   );
-  it('pull_request closed gives down', () => expect(decide('auto', pr('closed'))).toEqual({ command: 'down' }));
+  it('pull_request closed gives down', () =>
+    expect(decide('auto', pr('closed'))).toEqual({ command: 'down' }));
   it('other pull_request actions do nothing and say why', () => {
     const d = decide('auto', pr('edited'));
     expect(d.command).toBe('skip');

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { bundledTemplate, decodeKubeconfig, getInputs } from '../../src/inputs.js';
+import { bundledTemplate, getInputs } from '../../src/inputs.js';
 import { parseDuration } from '../../src/util/duration.js';
 
-const KUBECONFIG = 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
+const KUBECONFIG =
+  'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
 
 function source(values: Record<string, string>) {
   return (name: string) => values[name] ?? '';
@@ -40,23 +41,28 @@ describe('getInputs', () => {
   it('accepts the kubeconfig as base64', () => {
     const b64 = Buffer.from(KUBECONFIG).toString('base64');
     expect(getInputs(source({ kubeconfig: b64 })).kubeconfig).toBe(KUBECONFIG);
-    expect(decodeKubeconfig(`${b64.slice(0, 10)}\n${b64.slice(10)}`)).toBe(KUBECONFIG);
+    expect(getInputs(source({ kubeconfig: `${b64.slice(0, 10)}\n${b64.slice(10)}` })).kubeconfig).toBe(
+      KUBECONFIG,
+    );
   });
 
   it('names the input for each bad value', () => {
     expect(inputError(() => getInputs(source({}))).input).toBe('kubeconfig');
-    expect(inputError(() => getInputs(source({ kubeconfig: 'bm90IGEga3ViZWNvbmZpZw==' }))).input).toBe('kubeconfig');
-    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, namespace: 'Bad_NS' }))).message).toMatch(
-      /Input "namespace": "Bad_NS" is not a valid namespace name/,
+    expect(
+      inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, namespace: 'Bad_NS' }))).message,
+    ).toMatch(/Input "namespace": "Bad_NS" is not a valid namespace name/);
+    expect(
+      inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'ready-timeout': '10 minutes' }))).input,
+    ).toBe('ready-timeout');
+    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, command: 'deploy' }))).input).toBe(
+      'command',
     );
-    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'ready-timeout': '10 minutes' }))).input).toBe(
-      'ready-timeout',
+    expect(
+      inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'server-side-apply': 'maybe' }))).input,
+    ).toBe('server-side-apply');
+    const missing = inputError(() =>
+      getInputs(source({ kubeconfig: KUBECONFIG, template: 'nope.njk' }), '/tmp'),
     );
-    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, command: 'deploy' }))).input).toBe('command');
-    expect(inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'server-side-apply': 'maybe' }))).input).toBe(
-      'server-side-apply',
-    );
-    const missing = inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, template: 'nope.njk' }), '/tmp'));
     expect(missing.input).toBe('template');
     expect(missing.message).toContain('/tmp/nope.njk');
   });
@@ -64,7 +70,10 @@ describe('getInputs', () => {
   it('resolves the template against the workspace', () => {
     const ws = mkdtempSync(path.join(tmpdir(), 'inputs-'));
     writeFileSync(path.join(ws, 'env.yaml.njk'), '');
-    const inputs = getInputs(source({ kubeconfig: KUBECONFIG, template: 'env.yaml.njk', 'server-side-apply': 'false' }), ws);
+    const inputs = getInputs(
+      source({ kubeconfig: KUBECONFIG, template: 'env.yaml.njk', 'server-side-apply': 'false' }),
+      ws,
+    );
     expect(inputs.template).toBe(path.join(ws, 'env.yaml.njk'));
     expect(inputs.serverSideApply).toBe(false);
   });
@@ -78,5 +87,7 @@ describe('parseDuration', () => {
     ['45', 45_000],
     ['250ms', 250],
   ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
-  it.each(['', 'ten', '10 m', '5d', '1h 30m'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(['', 'ten', '10 m', '5d', '1h 30m'])('rejects %j', (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
 });

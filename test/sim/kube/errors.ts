@@ -37,7 +37,13 @@ function status(
   reason: string | undefined,
   details?: StatusBody['details'],
 ): StatusError {
-  const body: StatusBody = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message } as StatusBody;
+  const body: StatusBody = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+  } as StatusBody;
   if (reason !== undefined) body.reason = reason;
   if (details !== undefined) body.details = details;
   body.code = code;
@@ -95,7 +101,9 @@ export const errors = {
     const n = conflicts.length;
     const lines = conflicts.map((c) => `conflict with "${c.manager}": ${c.field}`);
     const message =
-      n === 1 ? `Apply failed with 1 conflict: ${lines[0]}` : `Apply failed with ${n} conflicts: ${lines.join('\n')}`;
+      n === 1
+        ? `Apply failed with 1 conflict: ${lines[0]}`
+        : `Apply failed with ${n} conflicts: ${lines.join('\n')}`;
     return status(409, message, 'Conflict', {
       causes: conflicts.map((c) => ({
         reason: 'FieldManagerConflict',
@@ -105,7 +113,12 @@ export const errors = {
     });
   },
   /** 422: `Deployment.apps "x" is invalid: <field>: <message>` (causes joined with ", ", in brackets when several). */
-  invalid(kind: string, group: string, name: string, causes: Array<Required<Pick<StatusCause, 'field' | 'message'>> & { reason: string }>): StatusError {
+  invalid(
+    kind: string,
+    group: string,
+    name: string,
+    causes: Array<Required<Pick<StatusCause, 'field' | 'message'>> & { reason: string }>,
+  ): StatusError {
     const qualifiedKind = group ? `${kind}.${group}` : kind;
     const parts = causes.map((c) => `${c.field}: ${c.message}`);
     const joined = parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`;
@@ -147,7 +160,12 @@ export const errors = {
     );
   },
   methodNotAllowed(): StatusError {
-    return status(405, 'the server does not allow this method on the requested resource', 'MethodNotAllowed', {});
+    return status(
+      405,
+      'the server does not allow this method on the requested resource',
+      'MethodNotAllowed',
+      {},
+    );
   },
   unsupportedMediaType(): StatusError {
     return status(415, '415: Unsupported Media Type', 'UnsupportedMediaType', {});
@@ -166,5 +184,39 @@ export const errors = {
   },
   serviceUnavailable(message = 'the server is currently unable to handle the request'): StatusError {
     return status(503, message, 'ServiceUnavailable');
+  },
+  /** 422 for SSA without fieldManager (fixture 063): PatchOptions has no name, so details carry none. */
+  fieldManagerRequired(): StatusError {
+    const message = 'Required value: is required for apply patch';
+    return status(422, `PatchOptions.meta.k8s.io "" is invalid: fieldManager: ${message}`, 'Invalid', {
+      group: 'meta.k8s.io',
+      kind: 'PatchOptions',
+      causes: [{ reason: 'FieldValueRequired', message, field: 'fieldManager' }],
+    });
+  },
+  /** DeleteOptions/update preconditions that do not hold. */
+  preconditionFailed(message: string): StatusError {
+    return status(409, message, 'Conflict', {});
+  },
+  /** The NamespaceLifecycle admission plugin's answer to a create in a terminating namespace. */
+  namespaceTerminating(group: string, resource: string, name: string, namespace: string): StatusError {
+    const d = groupDetails(group, resource, name) ?? {};
+    d.causes = [
+      {
+        reason: 'NamespaceTerminating',
+        message: `namespace ${namespace} is being terminated`,
+        field: 'metadata.namespace',
+      },
+    ];
+    return status(
+      403,
+      `${qualifiedResource(group, resource)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+      'Forbidden',
+      d,
+    );
+  },
+  /** A watch from a resourceVersion older than the retained history (sent as an ERROR watch event). */
+  expired(requested: string, oldest: string): StatusError {
+    return status(410, `too old resource version: ${requested} (${oldest})`, 'Expired');
   },
 };

@@ -1,0 +1,298 @@
+/**
+ * The connection to the cluster: kubeconfig checks, one shared HTTP configuration, raw JSON requests,
+ * discovery, and the first contact (`/version`, namespace).
+ *
+ * Why raw JSON requests next to client-node's typed APIs: the generated APIs (and `KubernetesObjectApi`
+ * for built-in kinds) pass every object through the generated models. On the way out that silently drops
+ * fields the model does not know (so a typo in a template is never seen by the API server, which would
+ * reject it) and strips CRD schema fields; on the way in it turns timestamps into `Date`s and drops unknown
+ * fields. The rest of the action works on plain JSON (`KubeObject`), the same JSON the API server sends and
+ * the fixtures record. So `request()` sends and returns JSON as is, and uses client-node for what it does
+ * well: kubeconfig authentication (tokens, client certificates, exec plugins, proxies) via
+ * `KubeConfig.applySecurityAuthentication`, its undici-based HTTP library, discovery
+ * (`KubernetesObjectApi.resource`), `/version` (`VersionApi`), and its `ApiException` for errors.
+ */
+import {
+  ApiException,
+  type Configuration,
+  createConfiguration,
+  type KubeConfig,
+  KubernetesObjectApi,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { InputError } from '../errors.js';
+import { type Scope, scopeOf } from './discovery.js';
+import { isNotFound, toKubeError } from './errors.js';
+import { loadKubeconfig } from './kubeconfig.js';
+import { type KubeLog, noopLog } from './log.js';
+import { type TypeRef, typeKey } from './types.js';
+
+export { secretsOf } from './kubeconfig.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface KubeRequest {
+  method: HttpMethod;
+  /** API path, e.g. `/apis/apps/v1/namespaces/ns/deployments/name`. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Sent as JSON (JSON is also valid YAML, so this serves `application/apply-patch+yaml` too). */
+  body?: unknown;
+  /** Default `application/json` when there is a body. */
+  contentType?: string;
+  /** Per-request timeout; default: the client's (30 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface KubeResponse<T> {
+  status: number;
+  body: T;
+}
+
+/** One resource type as discovery lists it. */
+export interface ApiResource {
+  /** Plural resource name used in paths, e.g. `deployments`. */
+  name: string;
+  kind: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+export interface KubeClient {
+  /** API server URL, no trailing slash. Safe to print. */
+  readonly server: string;
+  /** The namespace every object of the environment lives in. */
+  readonly namespace: string;
+  /** For modules that need client-node's own machinery (exec, port-forward). */
+  readonly kubeConfig: KubeConfig;
+  /**
+   * A JSON request. Resolves for 2xx with the parsed body; rejects with client-node's `ApiException`
+   * (`.code`, `.body` = response text) for other statuses, and with the fetch error for network failures.
+   * Callers turn both into KubeApiError with `toKubeError`.
+   */
+  request<T = unknown>(req: KubeRequest): Promise<KubeResponse<T>>;
+  /** Discovery, cached per client: the resource serving `type`, or undefined if the cluster does not serve it. */
+  resource(type: TypeRef): Promise<ApiResource | undefined>;
+  /** `Namespaced`, `Cluster`, or undefined when the cluster does not serve the kind (discovery, cached). */
+  scopeOf(type: TypeRef): Promise<Scope | undefined>;
+  /** Release pooled connections. Never rejects. */
+  close(): Promise<void>;
+}
+
+export interface ConnectArgs {
+  /** Kubeconfig YAML text (or base64 of it). */
+  kubeconfig: string;
+  /** The `context` input. */
+  context?: string;
+  namespace: string;
+  /** The `allow-kubeconfig-exec` input. */
+  allowExec?: boolean;
+  log?: KubeLog;
+  /** Per-request timeout, default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+const USER_AGENT = 'preevy-kube-action';
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
+
+/** `KubernetesObjectApi.resource()` is protected; this subclass is the only way to reuse its discovery. */
+class DiscoveryApi extends KubernetesObjectApi {
+  lookup(apiVersion: string, kind: string) {
+    return this.resource(apiVersion, kind);
+  }
+}
+
+/**
+ * A client for an already checked kubeconfig (no network traffic yet).
+ * `connect()` is the normal entry point; this one is for tests and callers that did their own checks.
+ */
+export function createKubeClient(
+  kc: KubeConfig,
+  opts: { server: string; namespace: string; requestTimeoutMs?: number; log?: KubeLog },
+): KubeClient {
+  const log = opts.log ?? noopLog;
+  const server = opts.server.replace(/\/+$/, '');
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+
+  // client-node builds a new undici Agent (a new connection pool, a new TLS handshake) for every request.
+  // Keep the first one and reuse it: the TLS material of a kubeconfig does not change during a run.
+  let shared: Dispatcher | undefined;
+  let haveShared = false;
+  const prepare = (ctx: RequestContext, requestTimeoutMs: number, signal?: AbortSignal): RequestContext => {
+    if (haveShared) {
+      if (shared) ctx.setDispatcher(shared);
+    } else {
+      shared = ctx.getDispatcher();
+      haveShared = true;
+    }
+    ctx.setHeaderParam('User-Agent', USER_AGENT);
+    const signals = [AbortSignal.timeout(requestTimeoutMs)];
+    const existing = ctx.getSignal();
+    if (existing) signals.push(existing);
+    if (signal) signals.push(signal);
+    ctx.setSignal(AbortSignal.any(signals));
+    return ctx;
+  };
+
+  const configuration: Configuration = createConfiguration({
+    baseServer: new ServerConfiguration(server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [
+      {
+        pre: async (ctx: RequestContext) => prepare(ctx, timeoutMs),
+        post: async (rsp: ResponseContext) => rsp,
+      },
+    ],
+  });
+  const discoveryApi = new DiscoveryApi(configuration);
+  const discovered = new Map<string, Promise<ApiResource | undefined>>();
+
+  const request = async <T>(req: KubeRequest): Promise<KubeResponse<T>> => {
+    const ctx = configuration.baseServer.makeRequestContext(req.path, req.method);
+    for (const [k, v] of Object.entries(req.query ?? {}))
+      if (v !== undefined) ctx.setQueryParam(k, String(v));
+    ctx.setHeaderParam('Accept', 'application/json');
+    if (req.body !== undefined) {
+      ctx.setHeaderParam('Content-Type', req.contentType ?? 'application/json');
+      ctx.setBody(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
+    }
+    await kc.applySecurityAuthentication(ctx);
+    prepare(ctx, req.timeoutMs ?? timeoutMs, req.signal);
+    const rsp = await configuration.httpApi.send(ctx).toPromise();
+    const text = await rsp.body.text();
+    if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) {
+      const contentType = rsp.headers['content-type'];
+      throw new ApiException<string>(
+        rsp.httpStatusCode,
+        `${req.method} ${req.path}`,
+        text,
+        contentType ? { 'content-type': contentType } : {},
+      );
+    }
+    let body: unknown = text;
+    if (text.trim().startsWith('{') || text.trim().startsWith('[')) body = JSON.parse(text);
+    else if (text === '') body = undefined;
+    return { status: rsp.httpStatusCode, body: body as T };
+  };
+
+  const lookup = async (type: TypeRef): Promise<ApiResource | undefined> => {
+    try {
+      const r = await discoveryApi.lookup(type.apiVersion, type.kind);
+      if (!r) return undefined;
+      return { name: r.name, kind: r.kind, namespaced: r.namespaced, verbs: r.verbs ?? [] };
+    } catch (err) {
+      // An unknown group answers `404 page not found`, an unknown version of a known group a 404 Status.
+      if (isNotFound(err)) return undefined;
+      throw toKubeError(err, `discover ${typeKey(type)}`, { server });
+    }
+  };
+
+  const client: KubeClient = {
+    server,
+    namespace: opts.namespace,
+    kubeConfig: kc,
+    request,
+    scopeOf: (type: TypeRef) => scopeOf(client, type),
+    resource(type: TypeRef) {
+      const key = typeKey(type);
+      let p = discovered.get(key);
+      if (!p) {
+        p = lookup(type);
+        // Do not remember failures (a network hiccup), only answers.
+        p.catch(() => discovered.delete(key));
+        discovered.set(key, p);
+        log.debug(`discovery: ${key}`);
+      }
+      return p;
+    },
+    async close() {
+      const d = shared as { close?: () => Promise<void> } | undefined;
+      haveShared = false;
+      shared = undefined;
+      try {
+        if (d && typeof d.close === 'function') await d.close();
+      } catch (err) {
+        log.debug(`closing the connection pool: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+  };
+  return client;
+}
+
+/** `/version` through client-node's VersionApi: the cheapest request that proves address, TLS and credentials. */
+async function serverVersion(client: KubeClient): Promise<string> {
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(client.server, {}),
+    authMethods: { default: client.kubeConfig },
+    promiseMiddleware: [
+      {
+        pre: async (ctx: RequestContext) => {
+          ctx.setHeaderParam('User-Agent', USER_AGENT);
+          ctx.setSignal(AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS));
+          return ctx;
+        },
+        post: async (rsp: ResponseContext) => rsp,
+      },
+    ],
+  });
+  const info = await new VersionApi(configuration).getCode();
+  return info.gitVersion;
+}
+
+/**
+ * Check the kubeconfig, connect, and check that the namespace exists.
+ * Throws InputError for a bad kubeconfig/context/namespace, KubeApiError when the cluster cannot be used.
+ */
+export async function connect(args: ConnectArgs): Promise<KubeClient> {
+  const log = args.log ?? noopLog;
+  if (!DNS_LABEL.test(args.namespace) || args.namespace.length > 63) {
+    throw new InputError('namespace', `"${args.namespace}" is not a valid namespace name`, {
+      hint: 'Lower-case letters, digits and "-", at most 63 characters.',
+    });
+  }
+  const loaded = loadKubeconfig(args.kubeconfig, { context: args.context, allowExec: args.allowExec });
+  for (const w of loaded.warnings) log.warning(w);
+  const client = createKubeClient(loaded.kc, {
+    server: loaded.server,
+    namespace: args.namespace,
+    requestTimeoutMs: args.requestTimeoutMs,
+    log,
+  });
+
+  let version: string;
+  try {
+    version = await serverVersion(client);
+  } catch (err) {
+    await client.close();
+    throw toKubeError(err, `Connecting to ${loaded.server} (context "${loaded.contextName}")`, {
+      server: loaded.server,
+    });
+  }
+  log.info(`Connected to ${loaded.server} (Kubernetes ${version}), context "${loaded.contextName}".`);
+
+  try {
+    await client.request({ method: 'GET', path: `/api/v1/namespaces/${args.namespace}` });
+  } catch (err) {
+    const k = toKubeError(err, `check namespace "${args.namespace}"`, { server: loaded.server });
+    if (k.code === 403) {
+      // A namespace-scoped ServiceAccount may not read Namespace objects: we cannot tell, go on.
+      log.debug(`Cannot read namespace "${args.namespace}" (403); assuming it exists.`);
+    } else if (k.code === 404) {
+      await client.close();
+      throw new InputError('namespace', `"${args.namespace}" does not exist on ${loaded.server}`, {
+        hint: 'Create it (kubectl create namespace ...) or fix the namespace input.',
+      });
+    } else {
+      await client.close();
+      throw k;
+    }
+  }
+  return client;
+}

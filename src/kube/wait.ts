@@ -1,0 +1,208 @@
+/**
+ * Waiting for the docker host Deployment to roll out, by kubectl's rule (`kubectl rollout status`):
+ *   observedGeneration >= generation; not Progressing=False/ProgressDeadlineExceeded;
+ *   updatedReplicas >= spec.replicas; no old replicas left (replicas == updatedReplicas);
+ *   availableReplicas >= updatedReplicas.
+ *
+ * Polling GET once a second rather than a watch: a watch needs reconnect and resourceVersion bookkeeping
+ * (client-node 2.0.0 even aborted every watch after 30 s), while a poll is naturally robust to API server
+ * hiccups and costs one small request per second for a few minutes at most.
+ */
+import { ReadinessError } from '../errors.js';
+import type { KubeClient } from './client.js';
+import { collectDiagnostics, diagnosisHints, formatDiagnostics } from './diagnose.js';
+import { isTransientError, toKubeError } from './errors.js';
+import { type Log, noopLog } from './log.js';
+import { getObject } from './objects.js';
+import { condition, type DeploymentStatus, deploymentStatus, desiredReplicas, selectorOf } from './shapes.js';
+import type { KubeObject, TypeRef } from './types.js';
+
+export type { DeploymentStatus } from './shapes.js';
+
+export interface RolloutState {
+  done: boolean;
+  /** Set when the rollout cannot succeed without a change (progress deadline exceeded, paused). */
+  failed?: string;
+  /** One line for the log: what the rollout is waiting for, or that it is done. */
+  message: string;
+  /** A condition that fails the wait if it lasts (ReplicaFailure=True: pods cannot be created). */
+  warning?: string;
+}
+
+export interface WaitOptions {
+  namespace: string;
+  name: string;
+  timeoutMs: number;
+  /** Default 1000. */
+  pollMs?: number;
+  log?: Log;
+  signal?: AbortSignal;
+  /** How long ReplicaFailure=True may last before the wait fails; default 15 s. */
+  replicaFailureGraceMs?: number;
+}
+
+const DEPLOYMENT: TypeRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
+const DEFAULT_POLL_MS = 1000;
+const DEFAULT_REPLICA_FAILURE_GRACE_MS = 15_000;
+
+/** kubectl's rollout rule on one Deployment object. Pure. */
+export function rolloutState(deploy: KubeObject): RolloutState {
+  const name = `Deployment ${deploy.metadata.name}`;
+  const generation = deploy.metadata.generation ?? 0;
+  const s: DeploymentStatus = deploymentStatus(deploy);
+  const spec = deploy.spec as { paused?: unknown } | undefined;
+  if (spec?.paused === true) {
+    return { done: false, failed: `${name} is paused (spec.paused: true)`, message: `${name} is paused` };
+  }
+  if ((s.observedGeneration ?? 0) < generation) {
+    return { done: false, message: `${name}: waiting for the controller to see generation ${generation}` };
+  }
+  const replicaFailure = condition(deploy, 'ReplicaFailure');
+  const warning =
+    replicaFailure?.status === 'True'
+      ? `${replicaFailure.reason ?? 'ReplicaFailure'}: ${replicaFailure.message ?? 'pods cannot be created'}`
+      : undefined;
+  const progressing = condition(deploy, 'Progressing');
+  if (progressing && (progressing.reason === 'ProgressDeadlineExceeded' || progressing.status === 'False')) {
+    const detail = progressing.message ? `: ${progressing.message}` : '';
+    return {
+      done: false,
+      failed: `${name} exceeded its progress deadline (${progressing.reason ?? 'Progressing=False'})${detail}`,
+      message: `${name} failed to progress${detail}`,
+      warning,
+    };
+  }
+  const desired = desiredReplicas(deploy);
+  const updated = s.updatedReplicas ?? 0;
+  const total = s.replicas ?? 0;
+  const available = s.availableReplicas ?? 0;
+  if (updated < desired) {
+    return { done: false, message: `${name}: ${updated} of ${desired} new replicas updated`, warning };
+  }
+  if (total > updated) {
+    return { done: false, message: `${name}: ${total - updated} old replicas pending termination`, warning };
+  }
+  if (available < updated) {
+    return {
+      done: false,
+      message: `${name}: ${available} of ${updated} updated replicas available`,
+      warning,
+    };
+  }
+  return { done: true, message: `${name} rolled out: ${available} of ${desired} replicas available` };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function readinessFailure(
+  client: KubeClient,
+  opts: WaitOptions,
+  message: string,
+  last: KubeObject | undefined,
+): Promise<ReadinessError> {
+  const input = await collectDiagnostics(client, {
+    namespace: opts.namespace,
+    deploymentName: opts.name,
+    selector: last ? selectorOf(last) : undefined,
+  });
+  const report = formatDiagnostics(input);
+  const hints = diagnosisHints(input);
+  return new ReadinessError(`${message}\n${report}`, {
+    hint: hints.length > 0 ? hints.join('\n') : undefined,
+    details: last ? JSON.stringify(last.status ?? {}) : undefined,
+  });
+}
+
+/**
+ * Poll the Deployment until it has rolled out, failed, or `timeoutMs` passed. Returns the rolled-out
+ * Deployment (its `status` is the DeploymentStatus). Throws ReadinessError with the diagnostics report.
+ * Transient API errors (5xx, 429, dropped connections) are logged at debug and retried until the deadline.
+ */
+export async function waitForRollout(client: KubeClient, opts: WaitOptions): Promise<KubeObject> {
+  const log = opts.log ?? noopLog;
+  const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+  const graceMs = opts.replicaFailureGraceMs ?? DEFAULT_REPLICA_FAILURE_GRACE_MS;
+  const started = Date.now();
+  const deadline = started + opts.timeoutMs;
+  let lastMessage: string | undefined;
+  let last: KubeObject | undefined;
+  let lastError: string | undefined;
+  let warningSince: number | undefined;
+
+  for (;;) {
+    if (opts.signal?.aborted) throw new ReadinessError(`Waiting for Deployment ${opts.name} was cancelled.`);
+    let deploy: KubeObject | undefined;
+    try {
+      deploy = await getObject(client, DEPLOYMENT, opts.namespace, opts.name, opts.signal);
+      lastError = undefined;
+    } catch (err) {
+      if (opts.signal?.aborted)
+        throw new ReadinessError(`Waiting for Deployment ${opts.name} was cancelled.`);
+      if (!isTransientError(err))
+        throw toKubeError(err, `wait for Deployment/${opts.name}`, { server: client.server });
+      lastError = toKubeError(err, `read Deployment/${opts.name}`, { server: client.server }).message;
+      log.debug(`${lastError} (retrying)`);
+    }
+
+    if (deploy === undefined && lastError === undefined) {
+      throw new ReadinessError(
+        `Deployment ${opts.name} does not exist in namespace ${opts.namespace} (deleted while waiting?).`,
+      );
+    }
+    if (deploy) {
+      last = deploy;
+      const state = rolloutState(deploy);
+      if (state.message !== lastMessage) {
+        log.info(state.message);
+        lastMessage = state.message;
+      }
+      if (state.done) return deploy;
+      if (state.failed)
+        throw await readinessFailure(client, opts, `${state.failed.replace(/\.$/, '')}.`, deploy);
+      if (state.warning) {
+        warningSince ??= Date.now();
+        if (Date.now() - warningSince >= graceMs) {
+          throw await readinessFailure(
+            client,
+            opts,
+            `Deployment ${opts.name} cannot create its pods: ${state.warning.replace(/\.$/, '')}.`,
+            deploy,
+          );
+        }
+      } else warningSince = undefined;
+    }
+
+    const now = Date.now();
+    if (now >= deadline) {
+      const seconds = Math.round(opts.timeoutMs / 1000);
+      const why = lastMessage ?? lastError ?? 'no status yet';
+      throw await readinessFailure(
+        client,
+        opts,
+        `Deployment ${opts.name} did not become ready within ${seconds}s (${why}).`,
+        last,
+      );
+    }
+    try {
+      await sleep(Math.min(pollMs, deadline - now), opts.signal);
+    } catch {
+      throw new ReadinessError(`Waiting for Deployment ${opts.name} was cancelled.`);
+    }
+  }
+}

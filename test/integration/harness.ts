@@ -1,0 +1,119 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { RunContext } from '../../src/commands/up.js';
+import type { EventInfo } from '../../src/github/event.js';
+import type { Inputs } from '../../src/inputs.js';
+import type { Log } from '../../src/kube/log.js';
+import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
+import type { SimObject } from '../sim/kube/types.js';
+
+export const NAMESPACE = 'previews';
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+export async function startSim(): Promise<KubeSim> {
+  const sim = await startKubeSim({ namespaces: [NAMESPACE, 'other'] });
+  sim.pods.startDelayMs = 20;
+  sim.pods.readyDelayMs = 30;
+  return sim;
+}
+
+/** A copy of a test template with text replaced, so a test can change a template between two runs. */
+export function template(name: string, replace: Record<string, string> = {}): string {
+  let text = readFileSync(path.join(here, 'templates', name), 'utf8');
+  for (const [from, to] of Object.entries(replace)) {
+    if (!text.includes(from)) throw new Error(`${name} has no ${from}`);
+    text = text.split(from).join(to);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'tpl-'));
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+export function templateText(text: string, name = 'inline.yaml.njk'): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'tpl-')), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
+  return {
+    kubeconfig: sim.kubeconfig({ namespace: NAMESPACE }),
+    allowKubeconfigExec: false,
+    namespace: NAMESPACE,
+    template: template('full.yaml.njk'),
+    serverSideApply: true,
+    readyTimeoutMs: 20_000,
+    command: 'auto',
+    ...over,
+  };
+}
+
+export interface CapturedLog extends Log {
+  lines: string[];
+}
+
+export function captureLog(): CapturedLog {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (m) => void lines.push(m),
+    warning: (m) => void lines.push(`warning: ${m}`),
+    debug: () => {},
+  };
+}
+
+export function ctxFor(prNumber: number, log: Log = captureLog()): RunContext {
+  const event: EventInfo = {
+    name: 'pull_request',
+    action: 'opened',
+    repository: 'acme/shop',
+    runUrl: `https://github.com/acme/shop/actions/runs/${1000 + prNumber}`,
+    pr: {
+      number: prNumber,
+      headSha: 'a'.repeat(40),
+      headRef: `feature-${prNumber}`,
+      baseRef: 'main',
+      repository: 'acme/shop',
+      title: `PR ${prNumber}`,
+      fromFork: false,
+    },
+  };
+  return { envId: `shop-pr-${prNumber}`, event, log, phase: (_name, fn) => fn() };
+}
+
+/**
+ * Every object a user created in the namespace, keyed `Kind/name`: objects owned by another object
+ * (ReplicaSets, Pods, Events, Endpoints) and the ones every namespace has are left out.
+ */
+export function userObjects(sim: KubeSim, namespace = NAMESPACE): Map<string, SimObject> {
+  const out = new Map<string, SimObject>();
+  for (const t of sim.store.types) {
+    if (!t.namespaced || !t.verbs.includes('list') || t.resource.includes('/')) continue;
+    if (['events', 'endpoints', 'endpointslices'].includes(t.resource)) continue;
+    for (const o of sim.store.list(t.group, t.resource, { namespace })) {
+      if (o.metadata.ownerReferences?.length) continue;
+      if (t.kind === 'ConfigMap' && o.metadata.name === 'kube-root-ca.crt') continue;
+      if (t.kind === 'ServiceAccount' && o.metadata.name === 'default') continue;
+      out.set(`${t.kind}/${o.metadata.name}`, o);
+    }
+  }
+  return out;
+}
+
+/** The user objects of one environment, by its env-id label. */
+export function envObjects(sim: KubeSim, envId: string, namespace = NAMESPACE): Map<string, SimObject> {
+  return new Map(
+    [...userObjects(sim, namespace)].filter(([, o]) => o.metadata.labels?.['preevy.dev/env-id'] === envId),
+  );
+}
+
+export async function expectRejects(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the promise to reject');
+}

@@ -1,0 +1,125 @@
+import type net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SimObject } from '../kube/types.js';
+import { dockerPodBackend } from './backend.js';
+import { listImages } from './images.js';
+import { collect, dockerUnavailable, leftovers } from './support.js';
+import { tarStream } from './tar.js';
+
+const unavailable = dockerUnavailable();
+
+function pod(name: string, labels: Record<string, string> = {}): SimObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'sim',
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      creationTimestamp: new Date().toISOString(),
+      labels,
+    },
+    spec: { containers: [{ name: 'docker', image: 'docker:dind' }] },
+  };
+}
+
+const dockerHost = (name: string) => pod(name, { 'app.kubernetes.io/component': 'docker-host' });
+
+/** Raw HTTP/1.0 request over a forwarded socket; resolves with the whole answer or rejects with the error. */
+function rawRequest(sock: net.Socket, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(request));
+    sock.on('data', (c: Buffer) => {
+      data += c.toString();
+    });
+    sock.on('end', () => resolve(data));
+  });
+}
+
+describe.skipIf(unavailable)(`docker pod backend${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
+  const backend = dockerPodBackend();
+  const bad = dockerPodBackend({ tarMissing: true, noDocker: true });
+  afterAll(async () => {
+    await Promise.all([backend.close(), bad.close()]);
+  });
+
+  it('leaves pods that are not docker hosts virtual', async () => {
+    const web = pod('web');
+    const t0 = Date.now();
+    await backend.start(web);
+    expect(Date.now() - t0).toBeLessThan(50);
+    expect(backend.engineFor('sim/web')).toBeUndefined();
+    expect(() => backend.exec(web, ['true'])).toThrow(/has no docker engine/);
+    await backend.stop(web);
+  });
+
+  it('gives a docker-host pod an engine with busybox:local, exec and port-forward', async () => {
+    const host = dockerHost('env-1-dind');
+    await backend.start(host);
+    const engine = backend.engineFor('sim/env-1-dind');
+    expect(engine).toBeDefined();
+    expect(backend.engineFor('env-1-dind')).toBe(engine);
+    expect(await listImages(engine!)).toContain('busybox:local');
+
+    // What the action does: tar over exec into the upload directory.
+    const upload = backend.exec(
+      host,
+      ['tar', 'x', '-C', '/var/lib/preevy'],
+      tarStream([{ type: 'file', name: 'compose.yaml', data: 'services: {}\n' }]),
+    );
+    expect(await collect(upload)).toMatchObject({ code: 0 });
+    const cat = await collect(backend.exec(host, ['cat', '/var/lib/preevy/compose.yaml']));
+    expect(cat.stdout).toBe('services: {}\n');
+
+    // And the Docker API through the forward.
+    const ping = await rawRequest(backend.portForward(host, 2375), 'GET /_ping HTTP/1.0\r\n\r\n');
+    expect(ping).toMatch(/^HTTP\/1\.[01] 200 OK[\s\S]*\r\n\r\nOK$/);
+    await expect(rawRequest(backend.portForward(host, 2376), 'x')).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+
+    // A second start (a container restart) keeps the engine.
+    await backend.start(host);
+    expect(backend.engineFor('sim/env-1-dind')).toBe(engine);
+
+    await backend.stop(host);
+    expect(backend.engineFor('sim/env-1-dind')).toBeUndefined();
+    expect(leftovers(engine!)).toEqual([]);
+  });
+
+  it('simulates a docker host without tar and without dockerd', async () => {
+    const host = dockerHost('broken-dind');
+    await bad.start(host);
+    const engine = bad.engineFor('sim/broken-dind');
+    expect(engine?.dockerd).toBe(false);
+
+    const tar = await collect(bad.exec(host, ['tar', 'x', '-C', '/var/lib/preevy']));
+    expect(tar.error?.code).toBe('ENOENT');
+    expect(tar.error?.message).toBe(
+      'OCI runtime exec failed: exec failed: unable to start container process: exec: "tar": executable file not found in $PATH: unknown',
+    );
+    // Other commands still run in the pod.
+    expect(await collect(bad.exec(host, ['sh', '-c', 'echo ok']))).toMatchObject({ code: 0, stdout: 'ok\n' });
+
+    await expect(
+      rawRequest(bad.portForward(host, 2375), 'GET /_ping HTTP/1.0\r\n\r\n'),
+    ).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+
+    await bad.close();
+    expect(bad.engineFor('sim/broken-dind')).toBeUndefined();
+    expect(leftovers(engine!)).toEqual([]);
+  });
+
+  it('a stop that arrives during start leaves no engine behind', async () => {
+    const host = dockerHost('short-lived');
+    const started = backend.start(host);
+    const stopped = backend.stop(host);
+    await Promise.all([started, stopped]);
+    expect(backend.engineFor('sim/short-lived')).toBeUndefined();
+  });
+});

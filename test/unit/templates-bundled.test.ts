@@ -1,0 +1,154 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { envLabels, isDockerHost, newInstanceId } from '../../src/identity.js';
+import type { KubeObject, TypeRef } from '../../src/kube/types.js';
+import {
+  BUNDLED_TEMPLATES,
+  bundledTemplatePath,
+  prepareManifests,
+  stampManifests,
+  type TemplateContext,
+} from '../../src/template/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const NS = 'previews';
+const id = newInstanceId(`${'a-long-repository-name-'.repeat(3)}-pr-123456`, () => 'x9y8z');
+const envId = 'shop-pr-7';
+
+const contexts: Record<string, TemplateContext> = {
+  'a push without PR data': { namespace: NS, id, envId, labels: envLabels(envId, id) },
+  'a PR with awkward text': {
+    namespace: NS,
+    id,
+    envId,
+    labels: envLabels(envId, id),
+    pr: {
+      number: 7,
+      headSha: 'deadbeef',
+      headRef: 'feat/it\'s: "quoted"',
+      baseRef: 'main',
+      repository: 'acme/shop',
+      title: 'Fix: it\'s "broken"\n# not a comment',
+    },
+    services: [{ name: 'web', port: 80, host: 'web-7.example.com', url: 'https://web-7.example.com' }],
+    domain: 'example.com',
+  },
+};
+
+const scopeOf = (t: TypeRef) =>
+  (t.kind === 'Namespace' ? 'Cluster' : 'Namespaced') as 'Cluster' | 'Namespaced';
+
+type Json = Record<string, unknown>;
+const at = (v: unknown, ...keys: Array<string | number>): unknown =>
+  keys.reduce<unknown>((cur, k) => (cur as Record<string | number, unknown> | undefined)?.[k], v);
+
+describe.each(BUNDLED_TEMPLATES)('bundled template %s', (name) => {
+  const file = bundledTemplatePath(name, ROOT)!;
+
+  describe.each(Object.entries(contexts))('with %s', (_, context) => {
+    const m = prepareManifests({ file, context, namespace: NS, scopeOf });
+    const host = m.dockerHost;
+    const pod = at(host, 'spec', 'template', 'spec') as Json;
+    const first = at(pod, 'containers', 0) as Json;
+
+    it('renders and passes the contract, with one docker host Deployment', () => {
+      expect(m.objects.filter(isDockerHost)).toEqual([host]);
+      expect(host.metadata.namespace).toBe(NS);
+      expect(host.metadata.name.length).toBeLessThanOrEqual(63);
+    });
+
+    it('runs a Docker image pinned to a version', () => {
+      expect(first.image).toMatch(/^docker:\d+\.\d+\.\d+-dind$/);
+      expect(first.image).not.toMatch(/latest/);
+    });
+
+    it('serves Docker on tcp 2375 without TLS and on the unix socket, and is ready only when it listens', () => {
+      const argv = [...((first.command as string[]) ?? []), ...((first.args as string[]) ?? [])];
+      expect(argv[0]).toBe('dockerd');
+      expect(argv).toContain('--host=tcp://0.0.0.0:2375');
+      expect(argv).toContain('--host=unix:///var/run/docker.sock');
+      expect(argv).toContain('--tls=false');
+      expect(at(first, 'readinessProbe', 'tcpSocket', 'port')).toBe(2375);
+    });
+
+    it('keeps one pod with a stable selector and no API token', () => {
+      expect(at(host, 'spec', 'replicas')).toBe(1);
+      expect(at(host, 'spec', 'strategy', 'type')).toBe('Recreate');
+      const matchLabels = at(host, 'spec', 'selector', 'matchLabels') as Record<string, string>;
+      expect(matchLabels['app.kubernetes.io/instance']).toBe(id);
+      expect(at(host, 'spec', 'template', 'metadata', 'labels')).toMatchObject(matchLabels);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.enableServiceLinks).toBe(false);
+    });
+
+    it('has an upload directory and resource requests and limits', () => {
+      const mounts = (first.volumeMounts as Json[]).map((v) => v.mountPath);
+      expect(mounts).toContain('/var/lib/preevy');
+      expect(at(first, 'resources', 'requests')).toBeDefined();
+      expect(at(first, 'resources', 'limits')).toBeDefined();
+    });
+
+    it('still matches its selector after stamping', () => {
+      const [stamped] = stampManifests([host], {
+        envId,
+        id,
+        templateHash: m.hash,
+        createdAt: new Date(),
+        deployedBy: 'u',
+      }) as [KubeObject];
+      const matchLabels = at(stamped, 'spec', 'selector', 'matchLabels');
+      expect(matchLabels).toEqual(at(host, 'spec', 'selector', 'matchLabels'));
+      expect(at(stamped, 'spec', 'template', 'metadata', 'labels')).toMatchObject(matchLabels as Json);
+    });
+  });
+
+  it('is deterministic for one context: the hash changes only when the output does', () => {
+    const ctx = contexts['a push without PR data']!;
+    const a = prepareManifests({ file, context: ctx, namespace: NS, scopeOf });
+    const b = prepareManifests({ file, context: ctx, namespace: NS, scopeOf });
+    const c = prepareManifests({
+      file,
+      context: { ...ctx, namespace: 'other' },
+      namespace: 'other',
+      scopeOf,
+    });
+    expect(a.hash).toBe(b.hash);
+    expect(a.hash).not.toBe(c.hash);
+  });
+});
+
+describe('default template', () => {
+  const file = bundledTemplatePath('default', ROOT)!;
+  const m = prepareManifests({ file, context: contexts['a push without PR data']!, namespace: NS, scopeOf });
+  const pod = at(m.dockerHost, 'spec', 'template', 'spec') as Json;
+
+  it('runs privileged with emptyDir storage for Docker and uploads', () => {
+    expect(at(pod, 'containers', 0, 'securityContext', 'privileged')).toBe(true);
+    const volumes = pod.volumes as Json[];
+    expect(volumes.every((v) => v.emptyDir !== undefined)).toBe(true);
+    const mounts = (at(pod, 'containers', 0, 'volumeMounts') as Json[]).map((v) => v.mountPath);
+    expect(mounts).toEqual(['/var/lib/docker', '/var/lib/preevy']);
+  });
+});
+
+describe('rootless-sysbox template', () => {
+  const file = bundledTemplatePath('rootless-sysbox', ROOT)!;
+  const m = prepareManifests({ file, context: contexts['a push without PR data']!, namespace: NS, scopeOf });
+  const pod = at(m.dockerHost, 'spec', 'template', 'spec') as Json;
+
+  it('runs unprivileged under the sysbox runtime with a user namespace', () => {
+    expect(pod.runtimeClassName).toBe('sysbox-runc');
+    expect(at(pod, 'containers', 0, 'securityContext', 'privileged')).toBeUndefined();
+    expect(at(m.dockerHost, 'spec', 'template', 'metadata', 'annotations')).toEqual({
+      'io.kubernetes.cri-o.userns-mode': 'auto:size=65536',
+    });
+  });
+});
+
+describe('bundledTemplatePath', () => {
+  it('maps only the bundled names', () => {
+    expect(bundledTemplatePath('default', '/a')).toBe(path.join('/a', 'templates', 'default.yaml.njk'));
+    expect(bundledTemplatePath('./my.yaml.njk', '/a')).toBeUndefined();
+  });
+});
