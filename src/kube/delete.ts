@@ -181,6 +181,7 @@ export async function deleteEnvironment(
   const deleted: string[] = [];
   const toWait: Pending[] = [];
 
+  const recorded = new Set(opts.types.map(typeKey));
   for (const type of deletionTypes(opts.types)) {
     const key = typeKey(type);
     let resource: ApiResource | undefined;
@@ -204,6 +205,14 @@ export async function deleteEnvironment(
     } catch (err) {
       if (isNotFound(err)) {
         log.debug(`${key}: not served by this cluster (404 on list); skipped`);
+        continue;
+      }
+      // The defaults are a safety net beyond the recorded kinds. A kind this identity may not even list is
+      // one it could not have created, so a namespace-scoped Role that covers only the template's kinds works.
+      if (httpStatusOf(err) === 403 && !recorded.has(key)) {
+        log.debug(
+          `${key}: not listable with this identity (403) and not in the environment's record; skipped`,
+        );
         continue;
       }
       failures.push(toKubeError(err, `list ${type.kind} in ${namespace}`, { server: client.server }));

@@ -102,7 +102,7 @@ describe('loadKubeconfig', () => {
 
   it('a missing context input lists the available contexts', () => {
     const e = fails(stringify(doc()), { context: 'dev' });
-    expect(e.input).toBe('context');
+    expect(e.input).toBe('kubeconfig-context');
     expect(e.message).toBe(
       'Input "kubeconfig-context": "dev" is not a context of the kubeconfig; available: "prod-ctx", "staging-ctx"',
     );

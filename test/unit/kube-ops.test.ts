@@ -692,6 +692,21 @@ describe('deleteEnvironment', () => {
     expect(log.lines.join('\n')).toMatch(/warning: ConfigMap\/neighbour was returned .* left alone/);
   });
 
+  it('skips a default kind it may not list when the environment did not record it', async () => {
+    k.inject = (req) =>
+      req.method === 'GET' && req.path.endsWith('/secrets')
+        ? status(403, 'Forbidden', 'secrets is forbidden: User "u" cannot list resource "secrets"')
+        : undefined;
+    const r = await deleteEnvironment(k, {
+      namespace: 'ns',
+      envId: ENV,
+      types: [],
+      timeoutMs: 1000,
+      pollMs: 5,
+    });
+    expect(r.deleted.length).toBeGreaterThan(0);
+  });
+
   it('collects 403s on list and delete, deletes the rest, and reports once', async () => {
     k.inject = (req) => {
       if (req.method === 'GET' && req.path.endsWith('/secrets'))
@@ -711,7 +726,8 @@ describe('deleteEnvironment', () => {
     const err = await deleteEnvironment(k, {
       namespace: 'ns',
       envId: ENV,
-      types: [],
+      // Recorded: a refused list of it is a failure. (An unrecorded default kind would just be skipped.)
+      types: [{ apiVersion: 'v1', kind: 'Secret' }],
       timeoutMs: 1000,
       pollMs: 5,
     }).catch((e: unknown) => e);
