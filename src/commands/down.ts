@@ -1,11 +1,10 @@
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
-import { connect } from '../kube/client.js';
 import { deleteEnvironment } from '../kube/delete.js';
 import { listDockerHosts } from '../kube/find.js';
 import type { Log } from '../kube/log.js';
 import { actionsLog } from '../log.js';
-import type { RunContext } from './up.js';
+import { connectWith, type RunContext } from './up.js';
 
 export interface DownResult {
   envId: string;
@@ -18,15 +17,7 @@ export async function down(inputs: Inputs, ctx: RunContext): Promise<DownResult>
   const log: Log = ctx.log ?? actionsLog;
   const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
   const { namespace } = inputs;
-  const client = await phase('Connect to the cluster', () =>
-    connect({
-      kubeconfig: inputs.kubeconfig,
-      context: inputs.kubeconfigContext,
-      namespace,
-      allowExec: inputs.allowKubeconfigExec,
-      log,
-    }),
-  );
+  const client = await phase('Connect to the cluster', () => connectWith(inputs, log));
   try {
     // Every docker host of the env counts here, duplicates included: down must clean up whatever exists.
     const hosts = await phase('Find the environment', () =>

@@ -4,7 +4,7 @@ import type { EventInfo } from '../github/event.js';
 import { envLabels, newInstanceId } from '../identity.js';
 import type { Inputs } from '../inputs.js';
 import { applyObjects, rollbackCreated } from '../kube/apply.js';
-import { connect } from '../kube/client.js';
+import { connect, type KubeClient } from '../kube/client.js';
 import { scopeResolver } from '../kube/discovery.js';
 import { findEnvironment } from '../kube/find.js';
 import type { Log } from '../kube/log.js';
@@ -34,21 +34,23 @@ export interface UpResult {
   dockerHost: string;
 }
 
+export function connectWith(inputs: Inputs, log: Log): Promise<KubeClient> {
+  return connect({
+    kubeconfig: inputs.kubeconfig,
+    context: inputs.kubeconfigContext,
+    namespace: inputs.namespace,
+    allowExec: inputs.allowKubeconfigExec,
+    log,
+  });
+}
+
 /** inputs → identity → render → apply → wait. The compose steps of the Docker bridge follow the wait. */
 export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
   const log = ctx.log ?? actionsLog;
   const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
   const { namespace } = inputs;
 
-  const client = await phase('Connect to the cluster', () =>
-    connect({
-      kubeconfig: inputs.kubeconfig,
-      context: inputs.kubeconfigContext,
-      namespace,
-      allowExec: inputs.allowKubeconfigExec,
-      log,
-    }),
-  );
+  const client = await phase('Connect to the cluster', () => connectWith(inputs, log));
   try {
     const found = await phase('Find the environment', async () => {
       const env = await findEnvironment(client, { namespace, envId: ctx.envId });

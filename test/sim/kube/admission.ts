@@ -4,6 +4,7 @@
  * (phase Pending, qosClass). It runs in the store, not the HTTP layer, because the ReplicaSet controller
  * creates its pods through the store and a real one goes through admission too. Every step is idempotent.
  */
+import { POD_SPEC_ORDER } from './controllers/util.js';
 import type { SimObject } from './types.js';
 
 const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -100,50 +101,6 @@ export function admitPod(pod: SimObject): void {
   pod.status = { phase: 'Pending', qosClass: podQosClass(spec) };
   pod.spec = orderPodSpec(spec);
 }
-
-// Go struct order of PodSpec, so a Pod reads as a real one does.
-const POD_SPEC_ORDER = [
-  'volumes',
-  'initContainers',
-  'containers',
-  'ephemeralContainers',
-  'restartPolicy',
-  'terminationGracePeriodSeconds',
-  'activeDeadlineSeconds',
-  'dnsPolicy',
-  'nodeSelector',
-  'serviceAccountName',
-  'serviceAccount',
-  'automountServiceAccountToken',
-  'nodeName',
-  'hostNetwork',
-  'hostPID',
-  'hostIPC',
-  'shareProcessNamespace',
-  'securityContext',
-  'imagePullSecrets',
-  'hostname',
-  'subdomain',
-  'affinity',
-  'schedulerName',
-  'tolerations',
-  'hostAliases',
-  'priorityClassName',
-  'priority',
-  'dnsConfig',
-  'readinessGates',
-  'runtimeClassName',
-  'enableServiceLinks',
-  'preemptionPolicy',
-  'overhead',
-  'topologySpreadConstraints',
-  'setHostnameAsFQDN',
-  'os',
-  'hostUsers',
-  'schedulingGates',
-  'resourceClaims',
-  'resources',
-];
 
 export function orderPodSpec(spec: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
