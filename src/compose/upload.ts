@@ -1,0 +1,195 @@
+import { createReadStream } from 'node:fs';
+import { lstat, opendir, readlink, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
+import { ActionError } from '../errors.js';
+
+/** What was uploaded last time, kept in the docker host next to the files: relative path → size and mtime. */
+export type Manifest = Record<string, { size: number; mtimeMs: number }>;
+
+export interface FileEntry {
+  /** Path on the runner. */
+  local: string;
+  /** Path inside the archive: relative to the environment's directory in the docker host, POSIX. */
+  name: string;
+  type: 'file' | 'directory' | 'symlink';
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  linkname?: string;
+}
+
+export interface UploadPlan {
+  /** Every entry under the upload roots (directories first, so the archive creates them in order). */
+  entries: FileEntry[];
+  /** The entries to send: new or changed files (size or mtime), every directory and symlink. */
+  send: FileEntry[];
+  manifest: Manifest;
+  totalBytes: number;
+  sendBytes: number;
+  skippedFiles: number;
+  /** Special files left out (sockets, FIFOs, devices): a docker.sock in the tree stays the host's own. */
+  specials: string[];
+  /** The largest top-level directories by bytes, for the size warning. */
+  largest: Array<{ dir: string; bytes: number }>;
+}
+
+export interface PlanOptions {
+  workingDirectory: string;
+  /** Relative to the working directory (inside it), or absolute when outside paths are allowed. */
+  roots: string[];
+  previous?: Manifest;
+  allowOutside?: boolean;
+}
+
+function isInside(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Walks the upload roots (metadata only: file contents are read later, while streaming). A symlink that leads
+ * outside the working directory is refused unless allowed, so a PR cannot upload the runner's files.
+ */
+export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
+  const wd = await realpath(opts.workingDirectory);
+  const entries: FileEntry[] = [];
+  const specials: string[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+
+  const archiveName = (local: string): string => {
+    const rel = path.relative(opts.workingDirectory, local);
+    return isInside(opts.workingDirectory, local)
+      ? rel.split(path.sep).join('/') || '.'
+      : path.posix.join('_outside', local.split(path.sep).join('/'));
+  };
+
+  const visit = async (local: string): Promise<void> => {
+    const name = archiveName(local);
+    if (seen.has(name)) return;
+    seen.add(name);
+    const st = await lstat(local).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') {
+        problems.push(`${local} does not exist (compose would bind-mount an empty directory instead)`);
+        return undefined;
+      }
+      throw err;
+    });
+    if (!st) return;
+    if (st.isSymbolicLink()) {
+      const target = await realpath(local).catch(() => undefined);
+      if (target && !isInside(wd, target) && !opts.allowOutside) {
+        problems.push(`${local} is a symlink to ${target}, outside the working directory`);
+        return;
+      }
+      entries.push({
+        local,
+        name,
+        type: 'symlink',
+        size: 0,
+        mtimeMs: st.mtimeMs,
+        mode: st.mode,
+        linkname: await readlink(local),
+      });
+      return;
+    }
+    if (st.isDirectory()) {
+      entries.push({ local, name, type: 'directory', size: 0, mtimeMs: st.mtimeMs, mode: st.mode });
+      const dir = await opendir(local);
+      const children: string[] = [];
+      for await (const d of dir) children.push(d.name);
+      children.sort();
+      for (const c of children) await visit(path.join(local, c));
+      return;
+    }
+    if (st.isFile()) {
+      entries.push({
+        local,
+        name,
+        type: 'file',
+        size: st.size,
+        mtimeMs: Math.trunc(st.mtimeMs),
+        mode: st.mode,
+      });
+      return;
+    }
+    specials.push(local);
+  };
+
+  for (const root of opts.roots) {
+    const local = path.isAbsolute(root) ? root : path.join(opts.workingDirectory, root);
+    // Parent directories of a root are created by tar from the entry names.
+    await visit(local);
+  }
+  if (problems.length > 0) {
+    throw new ActionError(`Cannot upload the compose project's files:\n  - ${problems.join('\n  - ')}`, {
+      hint: 'Create the missing files, or replace links that leave the working directory (or set `allow-outside-paths: true` if this repository trusts its PRs).',
+    });
+  }
+
+  const manifest: Manifest = {};
+  const send: FileEntry[] = [];
+  const byTop = new Map<string, number>();
+  let totalBytes = 0;
+  let sendBytes = 0;
+  let skippedFiles = 0;
+  for (const e of entries) {
+    if (e.type !== 'file') {
+      send.push(e);
+      continue;
+    }
+    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs };
+    totalBytes += e.size;
+    const top = e.name.split('/').slice(0, 2).join('/');
+    byTop.set(top, (byTop.get(top) ?? 0) + e.size);
+    const before = opts.previous?.[e.name];
+    if (before && before.size === e.size && before.mtimeMs === e.mtimeMs) {
+      skippedFiles++;
+      continue;
+    }
+    send.push(e);
+    sendBytes += e.size;
+  }
+  const largest = [...byTop]
+    .map(([dir, bytes]) => ({ dir, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 5);
+  return { entries, send, manifest, totalBytes, sendBytes, skippedFiles, specials, largest };
+}
+
+/**
+ * The archive of the planned entries, streamed: one file is open at a time, and tar-stream's backpressure
+ * keeps memory flat whatever the tree's size. The manifest travels as the last entry.
+ */
+export function tarStream(plan: UploadPlan, manifestName = '.preevy-upload-manifest.json'): Readable {
+  const p = pack();
+  void (async () => {
+    try {
+      for (const e of plan.send) {
+        const header = { name: e.name, mode: e.mode & 0o7777, mtime: new Date(e.mtimeMs) };
+        if (e.type === 'directory') {
+          p.entry({ ...header, type: 'directory' });
+        } else if (e.type === 'symlink') {
+          p.entry({ ...header, type: 'symlink', linkname: e.linkname });
+        } else {
+          await new Promise<void>((resolve, reject) => {
+            const entry = p.entry({ ...header, type: 'file', size: e.size }, (err) =>
+              err ? reject(err) : resolve(),
+            );
+            const src = createReadStream(e.local);
+            src.on('error', reject);
+            src.pipe(entry);
+          });
+        }
+      }
+      p.entry({ name: manifestName, mode: 0o600, type: 'file' }, JSON.stringify(plan.manifest));
+      p.finalize();
+    } catch (err) {
+      p.destroy(err as Error);
+    }
+  })();
+  // tar-stream packs with streamx; callers get a Node stream (async iteration keeps the backpressure).
+  return Readable.from(p);
+}

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import { planUpload, tarStream } from '../../../src/compose/upload.js';
+import { ActionError } from '../../../src/errors.js';
+
+function tree(): string {
+  const wd = mkdtempSync(path.join(tmpdir(), 'upload-'));
+  mkdirSync(path.join(wd, 'conf/nested'), { recursive: true });
+  writeFileSync(path.join(wd, 'conf/app.ini'), 'a=1\n');
+  writeFileSync(path.join(wd, 'conf/nested/big.bin'), Buffer.alloc(100_000, 7));
+  writeFileSync(path.join(wd, 'secret.txt'), 's3cret');
+  symlinkSync('app.ini', path.join(wd, 'conf/link.ini'));
+  return wd;
+}
+
+async function extract(plan: Awaited<ReturnType<typeof planUpload>>): Promise<string> {
+  const out = mkdtempSync(path.join(tmpdir(), 'extract-'));
+  const file = path.join(out, 'a.tar');
+  await pipeline(tarStream(plan), createWriteStream(file));
+  mkdirSync(path.join(out, 'x'));
+  execFileSync('tar', ['xf', file, '-C', path.join(out, 'x')]);
+  return path.join(out, 'x');
+}
+
+describe('planUpload and tarStream', () => {
+  it('archives the roots with their contents, links and a manifest, as tar extracts them', async () => {
+    const wd = tree();
+    const plan = await planUpload({ workingDirectory: wd, roots: ['conf', 'secret.txt'] });
+    expect(plan.totalBytes).toBe(4 + 100_000 + 6);
+    expect(plan.largest[0]).toEqual({ dir: 'conf/nested', bytes: 100_000 });
+    const x = await extract(plan);
+    expect(readFileSync(path.join(x, 'conf/app.ini'), 'utf8')).toBe('a=1\n');
+    expect(readFileSync(path.join(x, 'conf/link.ini'), 'utf8')).toBe('a=1\n');
+    expect(readFileSync(path.join(x, 'conf/nested/big.bin')).equals(Buffer.alloc(100_000, 7))).toBe(true);
+    expect(readFileSync(path.join(x, 'secret.txt'), 'utf8')).toBe('s3cret');
+    const manifest = JSON.parse(readFileSync(path.join(x, '.preevy-upload-manifest.json'), 'utf8'));
+    expect(Object.keys(manifest).sort()).toEqual(['conf/app.ini', 'conf/nested/big.bin', 'secret.txt']);
+  });
+
+  it('a re-deploy sends only the files whose size or mtime changed', async () => {
+    const wd = tree();
+    const first = await planUpload({ workingDirectory: wd, roots: ['conf'] });
+    writeFileSync(path.join(wd, 'conf/app.ini'), 'a=2\n');
+    utimesSync(path.join(wd, 'conf/app.ini'), new Date(), new Date(Date.now() + 5000));
+    const second = await planUpload({ workingDirectory: wd, roots: ['conf'], previous: first.manifest });
+    expect(second.send.filter((e) => e.type === 'file').map((e) => e.name)).toEqual(['conf/app.ini']);
+    expect(second.sendBytes).toBe(4);
+    expect(second.skippedFiles).toBe(1);
+  });
+
+  it('refuses a symlink that leads outside the working directory, and a missing source', async () => {
+    const wd = tree();
+    symlinkSync('/etc/passwd', path.join(wd, 'conf/passwd'));
+    const err = await planUpload({ workingDirectory: wd, roots: ['conf', 'missing'] }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ActionError);
+    expect((err as ActionError).message).toContain('conf/passwd is a symlink to /etc/passwd');
+    expect((err as ActionError).message).toContain('missing does not exist');
+  });
+});
