@@ -1,0 +1,21 @@
+/**
+ * The kubelet's WebSocket endpoints for the simulator: pods/exec and pods/portforward, served through a
+ * docker pod backend (test/sim/docker/backend.ts). The router has already authenticated, authorized (verb get)
+ * and found the pod when a handler runs.
+ *
+ *   const backend = dockerPodBackend();
+ *   const sim = await startKubeSim({ podBackend: backend });
+ *   installKubeletEndpoints(sim, backend);
+ */
+import type { dockerPodBackend } from '../../docker/backend.js';
+import type { KubeSim } from '../index.js';
+import { execHandler } from './exec.js';
+import { portForwardHandler } from './portforward.js';
+
+export { EXEC_PROTOCOLS, execHandler } from './exec.js';
+export { PORTFORWARD_PROTOCOLS, portForwardHandler } from './portforward.js';
+
+export function installKubeletEndpoints(sim: KubeSim, backend: ReturnType<typeof dockerPodBackend>): void {
+  sim.setUpgradeHandler('exec', execHandler(backend));
+  sim.setUpgradeHandler('portforward', portForwardHandler(backend));
+}

@@ -1,0 +1,168 @@
+/**
+ * The WebSocket form of pods/portforward, as the kubelet (containerd) answers it on a real v1.32 cluster
+ * (fixtures 105-110). Per requested port i, channel 2i carries data and 2i+1 errors; the first frame on each
+ * is the port as 2 bytes little-endian. v4.base64.channel.k8s.io sends text frames: the channel as an ASCII
+ * digit, then the payload in base64.
+ */
+import type net from 'node:net';
+import type { WebSocket } from 'ws';
+import type { DockerPodBackend } from '../../docker/backend.js';
+import type { UpgradeContext, UpgradeHandler } from '../server.js';
+import { offeredProtocols, podKey, sandboxId } from './common.js';
+
+export const PORTFORWARD_PROTOCOLS = [
+  'v4.channel.k8s.io',
+  'v4.base64.channel.k8s.io',
+  'channel.k8s.io',
+  'base64.channel.k8s.io',
+] as const;
+
+/** Above this many queued bytes on the WebSocket, reading from the pod pauses. */
+const HIGH_WATER = 4 * 1024 * 1024;
+
+function parsePorts(query: URLSearchParams): number[] | string {
+  const raw = query
+    .getAll('ports')
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (raw.length === 0) return 'query parameter "port" is required';
+  const ports: number[] = [];
+  for (const s of raw) {
+    const n = /^\d+$/.test(s) ? Number(s) : Number.NaN;
+    if (!Number.isInteger(n) || n > 65535)
+      return `unable to parse "${s}" as a port: strconv.ParseUint: parsing "${s}": ${Number.isNaN(n) ? 'invalid syntax' : 'value out of range'}`;
+    if (n === 0) return `port "${s}" must be > 0`;
+    ports.push(n);
+  }
+  return ports;
+}
+
+/** containerd's words for a refused connection (fixture 108), with the simulator's sandbox id and netns. */
+function forwardError(ctx: UpgradeContext, netns: string, port: number, cause: string): string {
+  const sandbox = sandboxId(ctx.pod);
+  return `error forwarding port ${port} to pod ${sandbox}, uid : failed to execute portforward in network namespace "/var/run/netns/${netns}": failed to connect to localhost:${port} inside namespace "${sandbox}", IPv4: ${cause} IPv6 dial tcp6: address localhost: no suitable address found `;
+}
+
+export function portForwardHandler(backend: DockerPodBackend): UpgradeHandler {
+  return async (ctx: UpgradeContext) => {
+    const ports = parsePorts(ctx.query);
+    if (typeof ports === 'string') {
+      ctx.reject(400, ports, 'text/plain; charset=utf-8');
+      return;
+    }
+    const offered = offeredProtocols(ctx.req);
+    const protocol = PORTFORWARD_PROTOCOLS.find((p) => offered.includes(p));
+    if (offered.length > 0 && !protocol) {
+      // The kubelet's WebSocket handshake refuses unknown subprotocols with a bare 403 (fixture 107).
+      ctx.reject(403, '', '');
+      return;
+    }
+    const ws = await ctx.accept(protocol);
+    runPortForward(ws, protocol ?? 'channel.k8s.io', backend, ctx, ports);
+  };
+}
+
+function runPortForward(
+  ws: WebSocket,
+  protocol: string,
+  backend: DockerPodBackend,
+  ctx: UpgradeContext,
+  ports: number[],
+): void {
+  const base64 = protocol.includes('base64');
+  const send = (channel: number, data: Buffer, cb?: () => void) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (base64) ws.send(`${channel}${data.toString('base64')}`, cb);
+    else ws.send(Buffer.concat([Buffer.from([channel]), data]), cb);
+  };
+  const sockets: Array<net.Socket | undefined> = [];
+  let open = ports.length;
+  let closed = false;
+  const closeAll = () => {
+    if (closed) return;
+    closed = true;
+    for (const s of sockets) s?.destroy();
+    if (ws.readyState === ws.OPEN) ws.close(1000);
+  };
+  const portDone = () => {
+    open -= 1;
+    if (open === 0) closeAll();
+  };
+
+  ws.on('close', () => {
+    closed = true;
+    for (const s of sockets) s?.destroy();
+  });
+  ws.on('error', () => {});
+
+  for (const [i, port] of ports.entries()) {
+    const prefix = Buffer.alloc(2);
+    prefix.writeUInt16LE(port);
+    send(2 * i, prefix);
+    send(2 * i + 1, prefix);
+  }
+
+  const engine = backend.engineFor(podKey(ctx.pod));
+  for (const [i, port] of ports.entries()) {
+    if (!engine) {
+      send(
+        2 * i + 1,
+        Buffer.from(
+          `error forwarding port ${port} to pod ${sandboxId(ctx.pod)}, uid : pod ${podKey(ctx.pod)} has no container runtime in this simulator (a virtual pod: only docker-host pods get one)`,
+        ),
+      );
+      closeAll();
+      return;
+    }
+    const sock = backend.portForward(ctx.pod, port);
+    sockets[i] = sock;
+    let failed = false;
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (failed || closed) return;
+      failed = true;
+      if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ETIMEDOUT') {
+        const why = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+        send(
+          2 * i + 1,
+          Buffer.from(forwardError(ctx, engine.netns, port, `dial tcp4 127.0.0.1:${port}: connect: ${why}`)),
+        );
+        // containerd's forwarder gives up and the kubelet closes the whole connection (fixtures 108, 109).
+        closeAll();
+      } else {
+        send(
+          2 * i + 1,
+          Buffer.from(`error forwarding port ${port} to pod ${sandboxId(ctx.pod)}, uid : ${err.message}`),
+        );
+        portDone();
+      }
+    });
+    sock.on('data', (c: Buffer) => {
+      send(2 * i, c, () => {
+        if (sock.isPaused() && ws.bufferedAmount < HIGH_WATER) sock.resume();
+      });
+      if (ws.bufferedAmount >= HIGH_WATER) sock.pause();
+    });
+    sock.on('close', () => {
+      if (!failed) portDone();
+    });
+  }
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    let channel: number;
+    let payload: Buffer;
+    if (base64) {
+      const text = data.toString('utf8');
+      if (text.length === 0) return;
+      channel = Number(text[0]);
+      payload = Buffer.from(text.slice(1), 'base64');
+    } else {
+      if (!isBinary || data.length === 0) return;
+      channel = data[0] as number;
+      payload = data.subarray(1);
+    }
+    if (!Number.isInteger(channel) || channel % 2 !== 0) return;
+    const sock = sockets[channel / 2];
+    if (sock && !sock.destroyed && payload.length > 0) sock.write(payload);
+  });
+}
