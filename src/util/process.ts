@@ -14,6 +14,8 @@ export interface ProcessOptions {
   /** The child's whole environment: nothing of ours leaks into it unless listed. */
   env: NodeJS.ProcessEnv;
   captureStdout?: boolean;
+  /** Written to the child's stdin (e.g. a compose model for `-f -`, so it never touches the disk). */
+  input?: string;
   /** Each output line as it comes, for streaming into the log. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   timeoutMs?: number;
@@ -27,7 +29,15 @@ export interface ProcessOptions {
  */
 export function runProcess(command: string, args: string[], opts: ProcessOptions): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    if (opts.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => {}); // the child may exit before reading it all; its exit code tells why
+      child.stdin.end(opts.input);
+    }
     const tailMax = opts.tailLines ?? 40;
     const tail: string[] = [];
     let stdout = '';
@@ -45,11 +55,11 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
         if (tail.length > tailMax) tail.shift();
       }
     };
-    child.stdout.on('data', (c: Buffer) => {
+    child.stdout?.on('data', (c: Buffer) => {
       if (opts.captureStdout) stdout += c.toString('utf8');
       else take('stdout', c);
     });
-    child.stderr.on('data', (c: Buffer) => take('stderr', c));
+    child.stderr?.on('data', (c: Buffer) => take('stderr', c));
 
     const timer =
       opts.timeoutMs === undefined

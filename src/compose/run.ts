@@ -1,0 +1,84 @@
+import { ActionError } from '../errors.js';
+import type { Log } from '../kube/log.js';
+import { runProcess } from '../util/process.js';
+import type { ComposeModel, ComposeProject } from './model.js';
+
+export interface ComposeRunOptions {
+  project: ComposeProject;
+  /** The rewritten model: read by compose from stdin, so its interpolated values never touch the disk. */
+  model: ComposeModel;
+  /** The child's environment, DOCKER_HOST pointing at the tunnel (see cleanDockerEnv). */
+  env: NodeJS.ProcessEnv;
+  log: Log;
+  run?: typeof runProcess;
+  signal?: AbortSignal;
+}
+
+function baseArgs(p: ComposeProject): string[] {
+  return [
+    'compose',
+    '--file',
+    '-',
+    ...p.profiles.flatMap((x) => ['--profile', x]),
+    '--project-name',
+    p.projectName,
+    '--project-directory',
+    p.workingDirectory,
+  ];
+}
+
+function hasHealthchecks(model: ComposeModel): boolean {
+  return Object.values(model.services).some((s) => s.healthcheck && !s.healthcheck.disable);
+}
+
+/** `build`, then `up -d --remove-orphans` (with `--wait` when a service has a health check). */
+export async function composeUp(opts: ComposeRunOptions): Promise<void> {
+  const run = opts.run ?? runProcess;
+  const input = JSON.stringify(opts.model);
+  const common = {
+    cwd: opts.project.workingDirectory,
+    env: opts.env,
+    input,
+    signal: opts.signal,
+    onLine: (line: string) => opts.log.info(line),
+  };
+  const build = await run('docker', [...baseArgs(opts.project), 'build'], common);
+  if (build.code !== 0) {
+    throw new ActionError(`docker compose build failed:\n${build.stderrTail.join('\n')}`, {
+      hint: "The build runs on the environment's Docker host; the lines above show the failing step.",
+    });
+  }
+  const upArgs = ['up', '--detach', '--remove-orphans', ...(hasHealthchecks(opts.model) ? ['--wait'] : [])];
+  const up = await run('docker', [...baseArgs(opts.project), ...upArgs], common);
+  if (up.code !== 0) {
+    const diagnosis = await composeDiagnosis(opts, run);
+    throw new ActionError(`docker compose up failed:\n${up.stderrTail.join('\n')}${diagnosis}`);
+  }
+}
+
+/** `ps` and the last log lines of every service that is not running, for the error and the PR comment. */
+async function composeDiagnosis(opts: ComposeRunOptions, run: typeof runProcess): Promise<string> {
+  const args = baseArgs(opts.project);
+  const common = { cwd: opts.project.workingDirectory, env: opts.env, input: JSON.stringify(opts.model) };
+  const ps = await run('docker', [...args, 'ps', '--all', '--format', 'json'], {
+    ...common,
+    captureStdout: true,
+  });
+  const rows = ps.stdout
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as { Service?: string; State?: string; Health?: string; ExitCode?: number });
+  const broken = rows.filter((r) => r.State !== 'running' || (r.Health && r.Health !== 'healthy'));
+  let out = rows.length
+    ? `\nServices:\n${rows.map((r) => `  ${r.Service}: ${r.State}${r.Health ? ` (${r.Health})` : ''}${r.State === 'exited' ? ` exit ${r.ExitCode}` : ''}`).join('\n')}`
+    : '';
+  for (const r of broken) {
+    if (!r.Service) continue;
+    const logs = await run('docker', [...args, 'logs', '--no-color', '--tail', '20', r.Service], {
+      ...common,
+      captureStdout: true,
+    });
+    out += `\nLast log lines of ${r.Service}:\n${logs.stdout.trimEnd()}`;
+  }
+  return out;
+}

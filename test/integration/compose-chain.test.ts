@@ -1,0 +1,93 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadComposeModel } from '../../src/compose/model.js';
+import { rewriteForDockerHost } from '../../src/compose/rewrite.js';
+import { composeUp } from '../../src/compose/run.js';
+import { type Manifest, planUpload, tarStream } from '../../src/compose/upload.js';
+import { pinPorts } from '../../src/compose/urls.js';
+import { cleanDockerEnv } from '../../src/util/process.js';
+import { type Engine, startEngine } from '../sim/docker/engines.js';
+import { ensureBusyboxImage } from '../sim/docker/images.js';
+import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
+import { captureLog } from './harness.js';
+
+const skip = dockerUnavailable();
+
+/** Model → rewrite → upload (tar into the pod) → build and up, against a real docker-host engine. */
+describe.skipIf(skip !== undefined)(
+  `the compose chain on a docker host${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    let engine: Engine;
+    let wd: string;
+    beforeAll(async () => {
+      engine = await startEngine({ name: 'compose-chain' });
+      await ensureBusyboxImage(engine);
+      wd = mkdtempSync(path.join(tmpdir(), 'project-'));
+      mkdirSync(path.join(wd, 'app'));
+      mkdirSync(path.join(wd, 'site'));
+      writeFileSync(
+        path.join(wd, 'app/Dockerfile'),
+        'FROM busybox:local\nRUN echo built > /built\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+      );
+      writeFileSync(path.join(wd, 'site/index.html'), 'hello v1\n');
+      writeFileSync(path.join(wd, 'site/other.html'), 'unchanged\n');
+      writeFileSync(
+        path.join(wd, 'compose.yaml'),
+        'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro", "data:/data"]\nvolumes:\n  data: {}\n',
+      );
+    });
+    afterAll(async () => {
+      await engine?.stop();
+    });
+
+    async function deploy(previous?: Manifest) {
+      const project = {
+        workingDirectory: wd,
+        files: [],
+        profiles: [],
+        envFiles: [],
+        projectName: 'shop-pr-1',
+      };
+      const env = cleanDockerEnv(
+        { PATH: process.env.PATH, HOME: process.env.HOME },
+        `tcp://${engine.ip}:2375`,
+      );
+      const model = await loadComposeModel(project, env);
+      const rewritten = rewriteForDockerHost(model, { workingDirectory: wd, envId: 'shop-pr-1' });
+      const plan = await planUpload({ workingDirectory: wd, roots: rewritten.uploads, previous });
+      const child = engine.exec([
+        'sh',
+        '-c',
+        `mkdir -p ${rewritten.remoteDir} && tar xf - -C ${rewritten.remoteDir}`,
+      ]);
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await pipeline(tarStream(plan), child.stdin!);
+      expect(await exited).toBe(0);
+      const log = captureLog();
+      await composeUp({ project, model: pinPorts(rewritten.model).model, env, log });
+      return { plan, log };
+    }
+
+    it('deploys, then redeploys a one-file change with only that file uploaded and the build cached', async () => {
+      const first = await deploy();
+      expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('hello v1\n');
+      expect(first.plan.send.filter((e) => e.type === 'file').map((e) => e.name)).toEqual([
+        'site/index.html',
+        'site/other.html',
+      ]);
+
+      writeFileSync(path.join(wd, 'site/index.html'), 'hello v2, longer\n');
+      const second = await deploy(first.plan.manifest);
+      expect(second.plan.send.filter((e) => e.type === 'file').map((e) => e.name)).toEqual([
+        'site/index.html',
+      ]);
+      expect(second.plan.sendBytes).toBe('hello v2, longer\n'.length);
+      expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('hello v2, longer\n');
+      // BuildKit reports the RUN step as cached on the second build.
+      expect(second.log.lines.join('\n')).toMatch(/CACHED/);
+    });
+  },
+);
