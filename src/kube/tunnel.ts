@@ -1,0 +1,358 @@
+/**
+ * The tunnel to the pod's dockerd: a TCP server on 127.0.0.1 (ephemeral port; never 0.0.0.0, the Docker API
+ * is unauthenticated) where every accepted connection gets its own `pods/portforward` WebSocket
+ * (`v4.channel.k8s.io`, one port). Frames: channel 0 = data, channel 1 = error text; the first two bytes
+ * of each channel are the port (little-endian) and are stripped.
+ *
+ * Why not client-node's `PortForward` (2.0.1): it offers v5 first, has no backpressure in either direction,
+ * never ends the local socket when the WebSocket closes, and its refused upgrade is a rejected promise
+ * that crashes the process when nothing awaits it. We use `ws` with client-node's credentials (see exec.ts).
+ *
+ * Backpressure: TCP → WebSocket pauses the TCP socket while more than HIGH_WATER bytes are queued in the
+ * WebSocket; WebSocket → TCP pauses the WebSocket (`ws.pause()`) until the TCP socket drains.
+ */
+import net from 'node:net';
+import type WebSocket from 'ws';
+import { ActionError } from '../errors.js';
+import type { KubeClient } from './client.js';
+import { openWebSocket, PROTOCOL_V4 } from './exec.js';
+import { type KubeLog, noopLog } from './log.js';
+
+const HIGH_WATER = 1024 * 1024;
+const DEFAULT_HEARTBEAT_MS = 30_000;
+const DEFAULT_HALF_CLOSE_GRACE_MS = 2000;
+
+export interface Tunnel {
+  host: '127.0.0.1';
+  port: number;
+  /** `tcp://127.0.0.1:PORT`, for DOCKER_HOST. */
+  url: string;
+  /** The pod the tunnel leads to. */
+  pod: string;
+  /** The remote port. */
+  remotePort: number;
+  /** Open TCP connections. */
+  connections(): number;
+  /** The last failure of a connection (refused upgrade, error text from the kubelet), for error messages. */
+  lastError(): Error | undefined;
+  /** Close the server, every socket and WebSocket, and the timers. Never rejects. */
+  close(): Promise<void>;
+}
+
+export interface TunnelArgs {
+  namespace: string;
+  pod: string;
+  port?: number;
+  log?: KubeLog;
+  /** WebSocket ping interval, default 30 s (keeps idle connections through proxies and load balancers). */
+  heartbeatMs?: number;
+  /** After a client's FIN, how long the remote side may stay silent before the connection is closed; 2 s. */
+  halfCloseGraceMs?: number;
+}
+
+/** The error text the kubelet/containerd sends on channel 1 (e.g. nothing listens on the port). */
+export class TunnelError extends ActionError {}
+
+export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<Tunnel> {
+  const { namespace, pod } = args;
+  const remotePort = args.port ?? 2375;
+  const log = args.log ?? noopLog;
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward?ports=${remotePort}`;
+  const what = `port-forward to port ${remotePort} of pod ${pod}`;
+
+  const sockets = new Set<net.Socket>();
+  const webSockets = new Set<WebSocket>();
+  let last: Error | undefined;
+  let warned = false;
+  let closed = false;
+
+  const record = (err: Error, warn: boolean) => {
+    last = err;
+    const text = err instanceof ActionError ? err.userMessage : err.message;
+    if (warn && !warned) {
+      warned = true;
+      log.warning(text);
+    } else {
+      log.debug(text);
+    }
+  };
+
+  const handle = async (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.pause();
+    socket.on('error', (err) => log.debug(`tunnel: local socket: ${err.message}`));
+    let ws: WebSocket | undefined;
+    let localGone = false;
+    socket.on('close', () => {
+      localGone = true;
+      sockets.delete(socket);
+      if (ws && ws.readyState !== ws.CLOSED) {
+        // A paused WebSocket (waiting for this socket to drain) could not read the server's close frame.
+        if (ws.isPaused) ws.resume();
+        ws.close(1000);
+      }
+    });
+    try {
+      const opened = await openWebSocket(client, path, [PROTOCOL_V4], what);
+      ws = opened.ws;
+      webSockets.add(ws);
+      ws.on('close', () => webSockets.delete(opened.ws));
+      if (closed || socket.destroyed) {
+        ws.terminate();
+        return;
+      }
+      await opened.opened;
+    } catch (err) {
+      // A client that went away during the handshake aborted it itself: not worth a warning.
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (closed) log.debug(`tunnel: ${e.message}`);
+      else record(e, !localGone);
+      socket.destroy();
+      ws?.terminate();
+      return;
+    }
+    if (socket.destroyed) {
+      ws.close(1000);
+      return;
+    }
+    pipe(socket, ws);
+  };
+
+  const pipe = (socket: net.Socket, ws: WebSocket) => {
+    // Bytes of the port prefix still to strip, per channel.
+    const prefix = [2, 2];
+    let errorText = '';
+    let ended = false;
+    let idle: NodeJS.Timeout | undefined;
+    const grace = args.halfCloseGraceMs ?? DEFAULT_HALF_CLOSE_GRACE_MS;
+    const armIdle = () => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => {
+        socket.end();
+        if (ws.isPaused) ws.resume();
+        ws.close(1000);
+      }, grace);
+    };
+    const onEnd = () => {
+      ended = true;
+      armIdle();
+    };
+    // The client may have sent its FIN during the handshake already.
+    if (socket.readableEnded) onEnd();
+    else socket.on('end', onEnd);
+    socket.on('close', () => {
+      if (idle) clearTimeout(idle);
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary || data.length < 1) return;
+      const channel = data[0]!;
+      let payload = data.subarray(1);
+      if (channel < 2 && prefix[channel]! > 0) {
+        const n = Math.min(prefix[channel]!, payload.length);
+        prefix[channel]! -= n;
+        payload = payload.subarray(n);
+      }
+      if (payload.length === 0) return;
+      if (channel === 0) {
+        if (ended) armIdle();
+        if (!socket.write(payload) && !ws.isPaused) {
+          ws.pause();
+          socket.once('drain', () => ws.resume());
+        }
+      } else if (channel === 1) {
+        errorText += payload.toString('utf8');
+        record(new TunnelError(`${what}: ${errorText.trim()}`), false);
+        socket.destroy();
+        ws.close(1000);
+      }
+    });
+    ws.on('close', () => {
+      // Let written data flush, send FIN, then release the socket whatever the client does.
+      if (!socket.destroyed) socket.destroySoon();
+    });
+    ws.on('error', (err) => {
+      log.debug(`tunnel: ${what}: ${err.message}`);
+      socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (ws.readyState !== ws.OPEN) return;
+      const frame = Buffer.allocUnsafe(chunk.length + 1);
+      frame[0] = 0;
+      chunk.copy(frame, 1);
+      ws.send(frame, { binary: true }, () => {
+        if (socket.isPaused() && ws.bufferedAmount <= HIGH_WATER && !socket.destroyed) socket.resume();
+      });
+      if (ws.bufferedAmount > HIGH_WATER) socket.pause();
+    });
+    socket.resume();
+  };
+
+  // allowHalfOpen: v4 port-forward cannot carry a half-close, and TCP cannot tell a client's half-close
+  // (Docker's hijacked exec/attach streams send FIN at the end of stdin and still read the output) from a
+  // full close. So after a client's FIN the answer keeps flowing until the remote side is idle for
+  // `halfCloseGraceMs` (or closes); then both ends are closed.
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+    if (closed) {
+      socket.destroy();
+      return;
+    }
+    void handle(socket);
+  });
+  server.on('error', (err) => log.debug(`tunnel: server: ${err.message}`));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  const heartbeat = setInterval(() => {
+    for (const ws of webSockets) if (ws.readyState === ws.OPEN) ws.ping();
+  }, args.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+  heartbeat.unref();
+
+  log.debug(`tunnel: 127.0.0.1:${port} -> pod ${pod} port ${remotePort}`);
+  return {
+    host: '127.0.0.1',
+    port,
+    url: `tcp://127.0.0.1:${port}`,
+    pod,
+    remotePort,
+    connections: () => sockets.size,
+    lastError: () => last,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      const wsClosed = [...webSockets].map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            ws.once('close', () => resolve());
+            ws.terminate();
+          }),
+      );
+      await Promise.all([serverClosed, ...wsClosed]);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Docker readiness through the tunnel
+
+/** dockerd did not answer through the tunnel in time. */
+export class DockerUnreachableError extends ActionError {}
+
+interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/** One HTTP/1.1 request over a fresh TCP connection to the tunnel (no agent: nothing stays open). */
+function httpGet(tunnel: Tunnel, path: string, timeoutMs: number): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(tunnel.port, tunnel.host);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('connect', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n`);
+    });
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      if (!m) {
+        reject(new Error(text ? 'not an HTTP answer' : 'connection closed without an answer'));
+        return;
+      }
+      const sep = text.indexOf('\r\n\r\n');
+      let body = sep >= 0 ? text.slice(sep + 4) : '';
+      if (/\r\ntransfer-encoding:\s*chunked/i.test(text.slice(0, sep))) body = dechunk(body);
+      resolve({ status: Number(m[1]), body });
+    });
+  });
+}
+
+function dechunk(s: string): string {
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const eol = s.indexOf('\r\n', i);
+    if (eol < 0) break;
+    const size = Number.parseInt(s.slice(i, eol), 16);
+    if (!Number.isFinite(size) || size === 0) break;
+    out += s.slice(eol + 2, eol + 2 + size);
+    i = eol + 2 + size + 2;
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Wait until dockerd answers `GET /_ping` through the tunnel (retries with backoff up to `timeoutMs`), then
+ * read `/version`. The error names the pod and the tunnel's last error.
+ */
+export async function waitForDocker(
+  tunnel: Tunnel,
+  opts: { timeoutMs: number; log?: KubeLog; signal?: AbortSignal },
+): Promise<{ version?: string; apiVersion?: string }> {
+  const log = opts.log ?? noopLog;
+  const deadline = Date.now() + opts.timeoutMs;
+  let delay = 250;
+  let attempt = 0;
+  let lastProblem = '';
+  for (;;) {
+    attempt++;
+    if (opts.signal?.aborted)
+      throw new DockerUnreachableError(`waiting for dockerd in pod ${tunnel.pod}: aborted`);
+    const left = deadline - Date.now();
+    try {
+      const ping = await httpGet(tunnel, '/_ping', Math.max(1000, Math.min(10_000, left)));
+      if (ping.status === 200) break;
+      lastProblem = `/_ping answered HTTP ${ping.status}`;
+    } catch (err) {
+      lastProblem = err instanceof Error ? err.message : String(err);
+    }
+    log.debug(`waiting for dockerd (attempt ${attempt}): ${lastProblem}`);
+    if (Date.now() + delay >= deadline) {
+      const tunnelError = tunnel.lastError();
+      const cause = tunnelError
+        ? tunnelError instanceof ActionError
+          ? tunnelError.userMessage
+          : tunnelError.message
+        : lastProblem;
+      throw new DockerUnreachableError(
+        `dockerd in pod ${tunnel.pod} did not answer on port ${tunnel.remotePort} within ${Math.round(opts.timeoutMs / 1000)} s: ${cause}`,
+        {
+          hint: /connection refused|connect: |failed to connect/i.test(cause)
+            ? `Nothing listens on port ${tunnel.remotePort} of pod ${tunnel.pod}: does the docker-host container run dockerd with -H tcp://0.0.0.0:${tunnel.remotePort}?`
+            : undefined,
+          details: `last attempt: ${lastProblem}`,
+        },
+      );
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 4000);
+  }
+  try {
+    const v = await httpGet(tunnel, '/version', 10_000);
+    if (v.status === 200) {
+      const info = JSON.parse(v.body) as { Version?: string; ApiVersion?: string };
+      return { version: info.Version, apiVersion: info.ApiVersion };
+    }
+    log.debug(`dockerd /version answered HTTP ${v.status}`);
+  } catch (err) {
+    log.debug(`dockerd /version: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return {};
+}
