@@ -20,6 +20,20 @@ export interface Inputs {
   envId?: string;
   readyTimeoutMs: number;
   command: Command;
+  /** The compose project: its directory (absolute), files, profiles and env files. */
+  workingDirectory: string;
+  composeFiles: string[];
+  composeProfiles: string[];
+  composeEnvFiles: string[];
+  allowOutsidePaths: boolean;
+}
+
+/** A list input: one item per line or comma-separated. */
+function list(source: InputSource, name: string): string[] {
+  return source(name)
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Reads an input the way the runner passes it (`INPUT_<NAME>`), without @actions/core's trimming surprises. */
@@ -33,6 +47,11 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export function bundledTemplate(name = 'default.yaml.njk'): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '..', 'templates', name);
+}
+
+function isInside(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 function bool(source: InputSource, name: string, dflt: boolean): boolean {
@@ -106,6 +125,10 @@ export function getInputs(
     throw new InputError('command', `"${commandText}" is not one of up, down, auto`);
   }
 
+  const workingDirectory = path.resolve(workspace, source('working-directory').trim() || '.');
+  if (!isInside(workspace, workingDirectory)) {
+    throw new InputError('working-directory', `${workingDirectory} is outside the workspace ${workspace}`);
+  }
   const context = source('kubeconfig-context').trim();
   const envId = source('env-id').trim();
   return {
@@ -118,5 +141,10 @@ export function getInputs(
     envId: envId || undefined,
     readyTimeoutMs,
     command: commandText,
+    workingDirectory,
+    composeFiles: list(source, 'compose-files'),
+    composeProfiles: list(source, 'compose-profiles'),
+    composeEnvFiles: list(source, 'compose-env-files'),
+    allowOutsidePaths: bool(source, 'allow-outside-paths', false),
   };
 }

@@ -1,4 +1,6 @@
 import * as core from '@actions/core';
+import { type DeployComposeResult, deployCompose, hasComposeProject } from '../compose/deploy.js';
+import type { ServicePort } from '../compose/urls.js';
 import { ActionError } from '../errors.js';
 import type { EventInfo } from '../github/event.js';
 import { envLabels, newInstanceId } from '../identity.js';
@@ -30,6 +32,10 @@ export interface UpResult {
   id: string;
   namespace: string;
   created: boolean;
+  /** The compose services' published ports on the docker host. */
+  ports: ServicePort[];
+  /** What the upload sent (absent without a compose project). */
+  upload?: { files: number; bytes: number; skippedFiles: number };
   objects: Array<{ ref: string; action: string }>;
   dockerHost: string;
 }
@@ -89,6 +95,15 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
       return m;
     });
 
+    /** Failures after the objects exist leave the environment in place, and say so. */
+    const keptForInspection = (err: unknown): unknown =>
+      err instanceof ActionError
+        ? new ActionError(
+            `${err.message}\nThe environment ${ctx.envId} (${id}) stays in namespace ${namespace} for inspection; the next push retries, and "down" removes it.`,
+            { hint: err.hint, details: err.details, cause: err },
+          )
+        : err;
+
     const stamped: KubeObject[] = applyOrder(
       stampManifests(manifests.objects, {
         envId: ctx.envId,
@@ -123,21 +138,48 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
           log,
         });
       } catch (err) {
-        if (err instanceof ActionError) {
-          throw new ActionError(
-            `${err.message}\nThe environment ${ctx.envId} (${id}) stays in namespace ${namespace} for inspection; the next push retries, and "down" removes it.`,
-            { hint: err.hint, details: err.details, cause: err },
-          );
-        }
-        throw err;
+        throw keptForInspection(err);
       }
     });
+
+    const project = {
+      workingDirectory: inputs.workingDirectory,
+      files: inputs.composeFiles,
+      profiles: inputs.composeProfiles,
+      envFiles: inputs.composeEnvFiles,
+      // The compose project name is the env id: one project per environment, stable across pushes.
+      projectName: ctx.envId,
+    };
+    let compose: DeployComposeResult | undefined;
+    if (hasComposeProject(project)) {
+      compose = await deployCompose(client, {
+        namespace,
+        deploymentName: manifests.dockerHost.metadata.name,
+        project,
+        allowOutside: inputs.allowOutsidePaths,
+        readyTimeoutMs: inputs.readyTimeoutMs,
+        log,
+        phase,
+      }).catch((err: unknown) => {
+        throw keptForInspection(err);
+      });
+    } else {
+      log.warning(
+        `No compose file in ${inputs.workingDirectory}: the environment is provisioned, and no services are deployed. Set "working-directory" or "compose-files".`,
+      );
+    }
 
     return {
       envId: ctx.envId,
       id,
       namespace,
       created: !found,
+      ports: compose?.ports ?? [],
+      upload: compose && {
+        files: compose.uploadedFiles,
+        bytes: compose.uploadedBytes,
+        skippedFiles: compose.skippedFiles,
+      },
       objects: applied.map((a) => ({ ref: a.ref, action: a.action })),
       dockerHost: manifests.dockerHost.metadata.name,
     };

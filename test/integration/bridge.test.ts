@@ -3,104 +3,115 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
-import { connectWith, up } from '../../src/commands/up.js';
-import { loadComposeModel } from '../../src/compose/model.js';
-import { rewriteForDockerHost } from '../../src/compose/rewrite.js';
-import { composeUp } from '../../src/compose/run.js';
-import { planUpload, tarStream } from '../../src/compose/upload.js';
-import { pinPorts } from '../../src/compose/urls.js';
+import { up } from '../../src/commands/up.js';
+import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import { execInPod } from '../../src/kube/exec.js';
-import { dockerHostPod } from '../../src/kube/pods.js';
-import { openTunnel, waitForDocker } from '../../src/kube/tunnel.js';
-import { cleanDockerEnv } from '../../src/util/process.js';
 import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
-import { ensureBusyboxImage } from '../sim/docker/images.js';
 import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
-import { captureLog, ctxFor, inputsFor, NAMESPACE } from './harness.js';
+import { captureLog, ctxFor, expectRejects, inputsFor, NAMESPACE } from './harness.js';
 
 const skip = dockerUnavailable();
 
+function project(files: Record<string, string>): string {
+  const wd = mkdtempSync(path.join(tmpdir(), 'bridge-'));
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(wd, f)), { recursive: true });
+    writeFileSync(path.join(wd, f), text);
+  }
+  return wd;
+}
+
+const WEB = {
+  'app/Dockerfile':
+    'FROM busybox:local\nRUN echo built > /built\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+  'site/index.html': 'v1\n',
+  'site/other.html': 'unchanged\n',
+  'compose.yaml':
+    'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
+};
+
 /**
- * The Docker bridge through the Kubernetes API only, as on a real cluster: the bundled template's docker
- * host, its pod found from the Deployment, Docker reached through the port-forward tunnel, files uploaded
- * with tar over exec, compose building and running there.
+ * `up` with a compose project, through the Kubernetes API only, as on a real cluster: the bundled template's
+ * docker host (a real Docker engine behind the simulated pod), the port-forward tunnel, tar over exec.
  */
-describe.skipIf(skip !== undefined)(
-  `the Docker bridge on the simulator${skip ? ` (skipped: ${skip})` : ''}`,
-  () => {
-    let backend: DockerPodBackend;
-    let sim: KubeSim;
-    beforeAll(async () => {
-      backend = dockerPodBackend();
-      sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
-      installKubeletEndpoints(sim, backend);
+describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let backend: DockerPodBackend;
+  let sim: KubeSim;
+  beforeAll(async () => {
+    backend = dockerPodBackend();
+    sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
+    installKubeletEndpoints(sim, backend);
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await backend?.close();
+  });
+
+  const engineOf = () => {
+    const pod = sim.store
+      .list('', 'pods', { namespace: NAMESPACE, labelSelector: 'preevy.dev/env-id=shop-pr-21' })
+      .find((p) => !p.metadata.deletionTimestamp);
+    return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+  };
+
+  it('deploys, redeploys one changed file with the build cached, and down leaves nothing', async () => {
+    const wd = project(WEB);
+    const inputs = inputsFor(sim, {
+      template: bundledTemplate(),
+      workingDirectory: wd,
+      readyTimeoutMs: 60_000,
     });
-    afterAll(async () => {
-      await sim?.close();
-      await backend?.close();
+    const first = await up(inputs, ctxFor(21));
+    expect(first.ports).toEqual([{ service: 'web', target: 80, published: 8080, protocol: 'tcp' }]);
+    expect(first.upload).toEqual({ files: 2, bytes: 13, skippedFiles: 0 });
+    const engine = engineOf()!;
+    expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('v1\n');
+
+    writeFileSync(path.join(wd, 'site/index.html'), 'version two\n');
+    const log = captureLog();
+    const second = await up(inputs, ctxFor(21, log));
+    expect(second.id).toBe(first.id);
+    expect(second.upload).toEqual({ files: 1, bytes: 12, skippedFiles: 1 });
+    expect(log.lines.join('\n')).toMatch(/CACHED/);
+    expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('version two\n');
+
+    await down(inputs, ctxFor(21));
+    expect(engineOf()).toBeUndefined();
+    expect(backend.engineFor(engine.name)).toBeUndefined();
+  });
+
+  it('a service whose build fails shows the failing step', async () => {
+    const wd = project({
+      'app/Dockerfile': 'FROM busybox:local\nRUN echo about to fail && false\n',
+      'compose.yaml': 'services:\n  broken:\n    build: ./app\n',
     });
-
-    it('builds and runs a compose project in the environment, and down leaves nothing in its engine', async () => {
-      const inputs = inputsFor(sim, { template: bundledTemplate(), readyTimeoutMs: 60_000 });
-      const result = await up(inputs, ctxFor(21));
-      const log = captureLog();
-      const client = await connectWith(inputs, log);
-      const pod = await dockerHostPod(client, { namespace: NAMESPACE, deploymentName: result.dockerHost });
-      const engine = backend.engineFor(`${NAMESPACE}/${pod.name}`)!;
-      expect(engine).toBeDefined();
-      // No registry here: the base image is put into the engine directly (on a real cluster it is pulled).
-      await ensureBusyboxImage(engine);
-
-      const tunnel = await openTunnel(client, { namespace: NAMESPACE, pod: pod.name, log });
-      try {
-        expect(tunnel.host).toBe('127.0.0.1');
-        await waitForDocker(tunnel, { timeoutMs: 20_000, log });
-
-        const wd = mkdtempSync(path.join(tmpdir(), 'bridge-'));
-        mkdirSync(path.join(wd, 'app'));
-        mkdirSync(path.join(wd, 'site'));
-        writeFileSync(
-          path.join(wd, 'app/Dockerfile'),
-          'FROM busybox:local\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
-        );
-        writeFileSync(path.join(wd, 'site/index.html'), 'through the tunnel\n');
-        writeFileSync(
-          path.join(wd, 'compose.yaml'),
-          'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
-        );
-        const project = {
-          workingDirectory: wd,
-          files: [],
-          profiles: [],
-          envFiles: [],
-          projectName: result.envId,
-        };
-        const env = cleanDockerEnv({ PATH: process.env.PATH, HOME: process.env.HOME }, tunnel.url);
-        const rewritten = rewriteForDockerHost(await loadComposeModel(project, env), {
-          workingDirectory: wd,
-          envId: result.envId,
-        });
-        const plan = await planUpload({ workingDirectory: wd, roots: rewritten.uploads });
-        const exec = await execInPod(client, {
-          namespace: NAMESPACE,
-          pod: pod.name,
-          container: pod.container,
-          command: ['sh', '-c', `mkdir -p ${rewritten.remoteDir} && tar xf - -C ${rewritten.remoteDir}`],
-          stdin: tarStream(plan),
-        });
-        expect(exec).toMatchObject({ exitCode: 0, protocol: 'v5.channel.k8s.io' });
-        await composeUp({ project, model: pinPorts(rewritten.model).model, env, log });
-        expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('through the tunnel\n');
-      } finally {
-        await tunnel.close();
-        client.close();
-      }
-
-      await down(inputs, ctxFor(21));
-      expect(backend.engineFor(`${NAMESPACE}/${pod.name}`)).toBeUndefined();
+    const inputs = inputsFor(sim, {
+      template: bundledTemplate(),
+      workingDirectory: wd,
+      readyTimeoutMs: 60_000,
     });
-  },
-);
+    const err = await expectRejects(up(inputs, { ...ctxFor(22), envId: 'shop-pr-22' }));
+    expect(errorMessage(err)).toMatch(/docker compose build failed/);
+    expect(errorMessage(err)).toMatch(/false|about to fail/);
+    expect(errorMessage(err)).toMatch(/environment shop-pr-22 .* stays in namespace previews/);
+    await down(inputs, { ...ctxFor(22), envId: 'shop-pr-22' });
+  });
+
+  it('a bind mount outside the working directory is refused before anything is uploaded', async () => {
+    const wd = project({
+      'compose.yaml': 'services:\n  web:\n    image: busybox:local\n    volumes: ["/etc:/host-etc"]\n',
+    });
+    const inputs = inputsFor(sim, {
+      template: bundledTemplate(),
+      workingDirectory: wd,
+      readyTimeoutMs: 60_000,
+    });
+    const err = await expectRejects(up(inputs, { ...ctxFor(23), envId: 'shop-pr-23' }));
+    expect(errorMessage(err)).toMatch(
+      /service "web" volume \/host-etc: \/etc is outside the working directory/,
+    );
+    await down(inputs, { ...ctxFor(23), envId: 'shop-pr-23' });
+  });
+});

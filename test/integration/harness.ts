@@ -46,6 +46,12 @@ export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
     serverSideApply: true,
     readyTimeoutMs: 20_000,
     command: 'auto',
+    // No compose project by default: these tests are about provisioning (the Docker bridge has its own).
+    workingDirectory: mkdtempSync(path.join(tmpdir(), 'workspace-')),
+    composeFiles: [],
+    composeProfiles: [],
+    composeEnvFiles: [],
+    allowOutsidePaths: false,
     ...over,
   };
 }
