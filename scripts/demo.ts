@@ -3,11 +3,14 @@
  * environment onto the local Kubernetes API simulator, updates it on a push, and removes it on close.
  * Run it with `npm run demo` (after `bash scripts/setup.sh` on a fresh machine).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
+import { dockerPodBackend } from '../test/sim/docker/backend.js';
+import { dockerUnavailable, httpGet } from '../test/sim/docker/support.js';
 import { startKubeSim } from '../test/sim/kube/index.js';
 import type { SimObject } from '../test/sim/kube/types.js';
+import { installKubeletEndpoints } from '../test/sim/kube/ws/index.js';
 
 const NAMESPACE = 'previews';
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -17,8 +20,35 @@ if (!existsSync(path.join(ACTION_ROOT, 'dist/index.js'))) {
   process.exit(1);
 }
 
-const sim = await startKubeSim({ namespaces: [NAMESPACE] });
+const missing = dockerUnavailable();
+if (missing) {
+  console.error(
+    `The demo runs a real Docker engine per environment: ${missing}. Run \`bash scripts/setup.sh\` as root.`,
+  );
+  process.exit(1);
+}
+// Each docker-host pod of the simulator is a real Docker engine in its own network namespace.
+const backend = dockerPodBackend();
+const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
+installKubeletEndpoints(sim, backend);
 console.log(bold(`Kubernetes API simulator listening on ${sim.url}, namespace "${NAMESPACE}"`));
+
+/** The URLs are not exposed through an Ingress yet: the demo fetches the services on the pod's address. */
+async function fetchServices(envId: string): Promise<void> {
+  const pod = sim.store
+    .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
+    .find((p) => !p.metadata.deletionTimestamp);
+  const engine = pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+  if (!engine) throw new Error(`no docker host pod for ${envId}`);
+  for (const [port, file] of [
+    [8000, '/index.html'],
+    [8000, '/greeting.txt'],
+    [8080, '/greeting.txt'],
+  ] as const) {
+    const body = await httpGet(engine.ip, port, file);
+    console.log(`  GET http://${engine.ip}:${port}${file} -> ${body.trim()}`);
+  }
+}
 
 function objectsOf(envId: string): string[] {
   const out: string[] = [];
@@ -38,7 +68,13 @@ function objectsOf(envId: string): string[] {
 async function step(title: string, event: PullRequestEvent): Promise<Record<string, string>> {
   console.log(`\n${bold(`== ${title}`)}`);
   const run = await runAction({
-    inputs: { kubeconfig: sim.kubeconfig(), namespace: NAMESPACE, 'ready-timeout': '2m' },
+    inputs: {
+      kubeconfig: sim.kubeconfig(),
+      namespace: NAMESPACE,
+      'ready-timeout': '2m',
+      'working-directory': 'examples/compose-app',
+    },
+    workspace: ACTION_ROOT,
     event,
     echo: (s) => process.stdout.write(s.replace(/^::(add-mask|debug)::.*\n/gm, '')),
   });
@@ -55,11 +91,21 @@ try {
   });
   const envId = opened['env-id']!;
   console.log(bold(`objects of ${envId}:`), `\n  ${objectsOf(envId).join('\n  ')}`);
-  await step('pull_request synchronize (a new push)', {
-    action: 'synchronize',
-    number: 42,
-    headSha: 'b2'.repeat(20),
-  });
+  console.log(bold('the services answer:'));
+  await fetchServices(envId);
+  const page = path.join(ACTION_ROOT, 'examples/compose-app/web/index.html');
+  const original = readFileSync(page, 'utf8');
+  writeFileSync(page, original.replace('Hello', 'Hello again, after a push,'));
+  try {
+    await step('pull_request synchronize (a new push changed web/index.html)', {
+      action: 'synchronize',
+      number: 42,
+      headSha: 'b2'.repeat(20),
+    });
+  } finally {
+    writeFileSync(page, original);
+  }
+  await fetchServices(envId);
   await step('pull_request closed', { action: 'closed', number: 42, headSha: 'b2'.repeat(20) });
   const left = objectsOf(envId);
   console.log(bold(`objects of ${envId} after close:`), left.length === 0 ? 'none' : left.join(', '));
@@ -69,4 +115,5 @@ try {
   process.exitCode = 1;
 } finally {
   await sim.close();
+  await backend.close();
 }
