@@ -3,7 +3,7 @@
  * protocol (fixtures 095-104): channel bytes, the initial empty stdout frame, the v5 close frame, channel-3
  * Statuses worded as the API server words them, and handshake refusals with a Status body.
  */
-import { execFileSync } from 'node:child_process';
+
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -25,6 +25,7 @@ import {
   PROTOCOL_V4,
   PROTOCOL_V5,
 } from '../../src/kube/exec.js';
+import { simCerts } from '../sim/kube/certs.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
 const fixture = (name: string) =>
@@ -126,29 +127,9 @@ const seen: Seen[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'kube-exec-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      path.join(dir, 'key.pem'),
-      '-out',
-      path.join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  const cert = readFileSync(path.join(dir, 'cert.pem'));
-  server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert });
+  // The simulator's CA and server certificate (one openssl run per process, cached).
+  const certs = simCerts();
+  server = https.createServer({ key: certs.keyPem, cert: certs.certPem });
   wss = new WebSocketServer({
     noServer: true,
     handleProtocols: (offered, req) => {
@@ -175,7 +156,14 @@ beforeAll(async () => {
   const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: serverUrl, caData: cert.toString('base64'), skipTLSVerify: false }],
+    clusters: [
+      {
+        name: 'c',
+        server: serverUrl,
+        caData: Buffer.from(certs.caPem).toString('base64'),
+        skipTLSVerify: false,
+      },
+    ],
     users: [{ name: 'u', token: TOKEN }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',

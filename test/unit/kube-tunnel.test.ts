@@ -4,7 +4,7 @@
  * prefix on channels 0 and 1, error text on channel 1 followed by a server close, handshake refusals.
  * Behind the fake: a TCP echo server (port 2375 of pod `echo`) and a tiny HTTP "dockerd" (pod `docker`).
  */
-import { execFileSync } from 'node:child_process';
+
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -20,6 +20,7 @@ import { KubeApiError } from '../../src/errors.js';
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import type { Log } from '../../src/kube/log.js';
 import { openTunnel, type Tunnel, waitForDocker } from '../../src/kube/tunnel.js';
+import { simCerts } from '../sim/kube/certs.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
 const TOKEN = 'test-token';
@@ -97,28 +98,8 @@ function forward(
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'kube-tunnel-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      path.join(dir, 'key.pem'),
-      '-out',
-      path.join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  const cert = readFileSync(path.join(dir, 'cert.pem'));
+  // The simulator's CA and server certificate (one openssl run per process, cached).
+  const certs = simCerts();
 
   echo = net.createServer((s) => {
     s.pipe(s);
@@ -138,7 +119,7 @@ beforeAll(async () => {
     docker: (docker.address() as AddressInfo).port,
   };
 
-  server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert });
+  server = https.createServer({ key: certs.keyPem, cert: certs.certPem });
   wss = new WebSocketServer({
     noServer: true,
     handleProtocols: (offered) => (offered.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false),
@@ -175,7 +156,14 @@ beforeAll(async () => {
   const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: serverUrl, caData: cert.toString('base64'), skipTLSVerify: false }],
+    clusters: [
+      {
+        name: 'c',
+        server: serverUrl,
+        caData: Buffer.from(certs.caPem).toString('base64'),
+        skipTLSVerify: false,
+      },
+    ],
     users: [{ name: 'u', token: TOKEN }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',

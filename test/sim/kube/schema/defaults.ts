@@ -139,7 +139,8 @@ function defaultProbe(o: Obj): void {
   if (!o.failureThreshold) o.failureThreshold = 3;
 }
 
-const VOLUME_SOURCES = [
+/** The volume source fields of a Volume, in Go order (defaulting and validation both need the list). */
+export const VOLUME_SOURCES = [
   'hostPath',
   'emptyDir',
   'gcePersistentDisk',

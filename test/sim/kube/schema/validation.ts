@@ -2,6 +2,8 @@
  * Kind-specific validation: the parts of k8s.io/kubernetes/pkg/apis/{core,apps,rbac,networking,batch}/validation
  * (1.32) that manifests written by hand or by templates run into, in the same order and wording.
  */
+
+import { VOLUME_SOURCES } from './defaults.js';
 import {
   type FieldError,
   fe,
@@ -577,39 +579,6 @@ function validateContainers(
   return errs;
 }
 
-const VOLUME_SOURCE_KEYS = [
-  'hostPath',
-  'emptyDir',
-  'gcePersistentDisk',
-  'awsElasticBlockStore',
-  'gitRepo',
-  'secret',
-  'nfs',
-  'iscsi',
-  'glusterfs',
-  'persistentVolumeClaim',
-  'rbd',
-  'flexVolume',
-  'cinder',
-  'cephfs',
-  'flocker',
-  'downwardAPI',
-  'fc',
-  'azureFile',
-  'configMap',
-  'vsphereVolume',
-  'quobyte',
-  'azureDisk',
-  'photonPersistentDisk',
-  'projected',
-  'portworxVolume',
-  'scaleIO',
-  'storageos',
-  'csi',
-  'ephemeral',
-  'image',
-];
-
 function validateVolumes(list: unknown, field: string): { errs: Errs; names: Set<string> } {
   const errs: Errs = [];
   const names = new Set<string>();
@@ -617,7 +586,7 @@ function validateVolumes(list: unknown, field: string): { errs: Errs; names: Set
     const v = asObj(x) ?? {};
     const p = `${field}[${i}]`;
     const el: Errs = [];
-    const sources = VOLUME_SOURCE_KEYS.filter((k) => has(v, k));
+    const sources = VOLUME_SOURCES.filter((k) => has(v, k));
     if (sources.length === 0) el.push(fe.required(p, 'must specify a volume type'));
     for (const extra of sources.slice(1))
       el.push(fe.forbidden(`${p}.${extra}`, 'may not specify more than 1 volume type'));
