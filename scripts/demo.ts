@@ -6,13 +6,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
-import { dockerPodBackend } from '../test/sim/docker/backend.js';
+import { NAMESPACE, startDockerSim } from '../test/integration/harness.js';
 import { dockerUnavailable, httpGet } from '../test/sim/docker/support.js';
-import { startKubeSim } from '../test/sim/kube/index.js';
 import type { SimObject } from '../test/sim/kube/types.js';
-import { installKubeletEndpoints } from '../test/sim/kube/ws/index.js';
 
-const NAMESPACE = 'previews';
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 if (!existsSync(path.join(ACTION_ROOT, 'dist/index.js'))) {
@@ -28,9 +25,7 @@ if (missing) {
   process.exit(1);
 }
 // Each docker-host pod of the simulator is a real Docker engine in its own network namespace.
-const backend = dockerPodBackend();
-const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
-installKubeletEndpoints(sim, backend);
+const { sim, backend, close } = await startDockerSim();
 console.log(bold(`Kubernetes API simulator listening on ${sim.url}, namespace "${NAMESPACE}"`));
 
 /** The URLs are not exposed through an Ingress yet: the demo fetches the services on the pod's address. */
@@ -114,6 +109,5 @@ try {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 } finally {
-  await sim.close();
-  await backend.close();
+  await close();
 }

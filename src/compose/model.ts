@@ -50,12 +50,15 @@ export interface ComposeProject {
   projectName: string;
 }
 
-/** The global flags that select the project: the same for config, build and up. */
-export function projectArgs(p: ComposeProject): string[] {
+/**
+ * The global flags that select the project: the same for config, build and up. With `modelOnStdin`, compose
+ * reads the (already interpolated) model from stdin instead of the files, and needs no env files.
+ */
+export function projectArgs(p: ComposeProject, opts: { modelOnStdin?: boolean } = {}): string[] {
   return [
-    ...p.files.flatMap((f) => ['--file', f]),
+    ...(opts.modelOnStdin ? ['--file', '-'] : p.files.flatMap((f) => ['--file', f])),
     ...p.profiles.flatMap((x) => ['--profile', x]),
-    ...p.envFiles.flatMap((f) => ['--env-file', f]),
+    ...(opts.modelOnStdin ? [] : p.envFiles.flatMap((f) => ['--env-file', f])),
     '--project-name',
     p.projectName,
     '--project-directory',

@@ -1,7 +1,7 @@
 import { ActionError } from '../errors.js';
 import type { Log } from '../kube/log.js';
 import { runProcess } from '../util/process.js';
-import type { ComposeModel, ComposeProject } from './model.js';
+import { type ComposeModel, type ComposeProject, projectArgs } from './model.js';
 
 export interface ComposeRunOptions {
   project: ComposeProject;
@@ -15,16 +15,7 @@ export interface ComposeRunOptions {
 }
 
 function baseArgs(p: ComposeProject): string[] {
-  return [
-    'compose',
-    '--file',
-    '-',
-    ...p.profiles.flatMap((x) => ['--profile', x]),
-    '--project-name',
-    p.projectName,
-    '--project-directory',
-    p.workingDirectory,
-  ];
+  return ['compose', ...projectArgs(p, { modelOnStdin: true })];
 }
 
 function hasHealthchecks(model: ComposeModel): boolean {

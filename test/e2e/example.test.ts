@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NAMESPACE } from '../integration/harness.js';
-import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
+import { NAMESPACE, startDockerSim } from '../integration/harness.js';
+import type { DockerPodBackend } from '../sim/docker/backend.js';
 import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
-import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
-import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
+import type { KubeSim } from '../sim/kube/index.js';
 import { ACTION_ROOT, runAction } from './run-action.js';
 
 const skip = dockerUnavailable();
@@ -12,14 +11,12 @@ const skip = dockerUnavailable();
 describe.skipIf(skip !== undefined)(`the example compose project${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let backend: DockerPodBackend;
   let sim: KubeSim;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    backend = dockerPodBackend();
-    sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
-    installKubeletEndpoints(sim, backend);
+    ({ sim, backend, close } = await startDockerSim());
   });
   afterAll(async () => {
-    await sim?.close();
-    await backend?.close();
+    await close?.();
   });
 
   it('goes up with every service answering, and down removes its engine', async () => {

@@ -6,11 +6,10 @@ import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
+import type { DockerPodBackend } from '../sim/docker/backend.js';
 import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
-import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
-import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
-import { captureLog, ctxFor, expectRejects, inputsFor, NAMESPACE } from './harness.js';
+import type { KubeSim } from '../sim/kube/index.js';
+import { captureLog, ctxFor, expectRejects, inputsFor, NAMESPACE, startDockerSim } from './harness.js';
 
 const skip = dockerUnavailable();
 
@@ -39,14 +38,12 @@ const WEB = {
 describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let backend: DockerPodBackend;
   let sim: KubeSim;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    backend = dockerPodBackend();
-    sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
-    installKubeletEndpoints(sim, backend);
+    ({ sim, backend, close } = await startDockerSim());
   });
   afterAll(async () => {
-    await sim?.close();
-    await backend?.close();
+    await close?.();
   });
 
   const engineOf = () => {

@@ -5,8 +5,10 @@ import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import type { Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/kube/log.js';
+import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
+import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
 
 export const NAMESPACE = 'previews';
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -16,6 +18,28 @@ export async function startSim(): Promise<KubeSim> {
   sim.pods.startDelayMs = 20;
   sim.pods.readyDelayMs = 30;
   return sim;
+}
+
+/**
+ * A simulator whose docker-host pods are real Docker engines, with the kubelet's exec and port-forward
+ * endpoints: what the Docker bridge needs. `close` stops both.
+ */
+export async function startDockerSim(): Promise<{
+  sim: KubeSim;
+  backend: DockerPodBackend;
+  close(): Promise<void>;
+}> {
+  const backend = dockerPodBackend();
+  const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
+  installKubeletEndpoints(sim, backend);
+  return {
+    sim,
+    backend,
+    close: async () => {
+      await sim.close();
+      await backend.close();
+    },
+  };
 }
 
 /** A copy of a test template with text replaced, so a test can change a template between two runs. */

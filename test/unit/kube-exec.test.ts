@@ -5,17 +5,15 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { KubeApiError } from '../../src/errors.js';
-import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
 import {
   ExecError,
   ExecProtocolV4,
@@ -26,6 +24,7 @@ import {
   PROTOCOL_V5,
 } from '../../src/kube/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
+import { fakeApiClient } from './fake-api-client.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
 const fixture = (name: string) =>
@@ -119,14 +118,12 @@ function refuse(socket: import('node:stream').Duplex, status: number, body: unkn
   );
 }
 
-let dir: string;
 let server: https.Server;
 let wss: WebSocketServer;
 let client: KubeClient;
 const seen: Seen[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'kube-exec-'));
   // The simulator's CA and server certificate (one openssl run per process, cached).
   const certs = simCerts();
   server = https.createServer({ key: certs.keyPem, cert: certs.certPem });
@@ -154,21 +151,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: serverUrl,
-        caData: Buffer.from(certs.caPem).toString('base64'),
-        skipTLSVerify: false,
-      },
-    ],
-    users: [{ name: 'u', token: TOKEN }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  client = createKubeClient(kc, { server: serverUrl, namespace: 'ns' });
+  client = fakeApiClient(serverUrl, TOKEN);
 });
 
 afterAll(async () => {
@@ -176,7 +159,6 @@ afterAll(async () => {
   wss?.close();
   await new Promise((r) => server?.close(r));
   await client?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function collect(): { stream: Writable; text: () => string } {

@@ -6,21 +6,20 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Duplex, Readable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { KubeApiError } from '../../src/errors.js';
-import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
 import type { Log } from '../../src/kube/log.js';
 import { openTunnel, type Tunnel, waitForDocker } from '../../src/kube/tunnel.js';
 import { simCerts } from '../sim/kube/certs.js';
+import { fakeApiClient } from './fake-api-client.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
 const TOKEN = 'test-token';
@@ -30,7 +29,6 @@ const CLOSED_PORT_TEXT = (
   }
 ).response.stream.find((f) => f.channel === 1 && (f.length ?? 0) > 3)!.payloadText!;
 
-let dir: string;
 let server: https.Server;
 let wss: WebSocketServer;
 let echo: net.Server;
@@ -97,7 +95,6 @@ function forward(
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'kube-tunnel-'));
   // The simulator's CA and server certificate (one openssl run per process, cached).
   const certs = simCerts();
 
@@ -154,21 +151,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: serverUrl,
-        caData: Buffer.from(certs.caPem).toString('base64'),
-        skipTLSVerify: false,
-      },
-    ],
-    users: [{ name: 'u', token: TOKEN }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  client = createKubeClient(kc, { server: serverUrl, namespace: 'ns' });
+  client = fakeApiClient(serverUrl, TOKEN);
 });
 
 afterAll(async () => {
@@ -176,7 +159,6 @@ afterAll(async () => {
   wss?.close();
   await Promise.all([server, echo, docker].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
   await client?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function recordingLog(): Log & { warnings: string[]; debugs: string[] } {

@@ -72,7 +72,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 // ObjectMeta fields in Go struct order, so objects serialize as a real server's do.
-const META_ORDER = [
+export const META_ORDER = [
   'name',
   'generateName',
   'namespace',

@@ -2,10 +2,12 @@
  * Test-only helpers: read the recorded kube-apiserver fixtures (test/fixtures/kube-api) and bring simulator
  * output to the fixtures' redacted form. Never imported by the simulator itself.
  */
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { META_ORDER } from '../store.js';
 import type { SimObject } from '../types.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../fixtures/kube-api');
@@ -59,23 +61,6 @@ export function redact(v: unknown): unknown {
 /** What the store adds to a created object (uid, resourceVersion, creationTimestamp, generation), in Go order. */
 export function asStored(obj: SimObject, generation?: number): SimObject {
   const meta = obj.metadata as Record<string, unknown>;
-  const order = [
-    'name',
-    'generateName',
-    'namespace',
-    'selfLink',
-    'uid',
-    'resourceVersion',
-    'generation',
-    'creationTimestamp',
-    'deletionTimestamp',
-    'deletionGracePeriodSeconds',
-    'labels',
-    'annotations',
-    'ownerReferences',
-    'finalizers',
-    'managedFields',
-  ];
   const filled: Record<string, unknown> = {
     ...meta,
     uid: meta.uid ?? '<uid>',
@@ -84,7 +69,7 @@ export function asStored(obj: SimObject, generation?: number): SimObject {
   };
   if (generation !== undefined) filled.generation = generation;
   const m: Record<string, unknown> = {};
-  for (const k of order) if (filled[k] !== undefined) m[k] = filled[k];
+  for (const k of META_ORDER) if (filled[k] !== undefined) m[k] = filled[k];
   for (const [k, v] of Object.entries(filled)) if (!(k in m) && v !== undefined) m[k] = v;
   const out: Record<string, unknown> = { kind: obj.kind, apiVersion: obj.apiVersion, metadata: m };
   for (const [k, v] of Object.entries(obj)) if (!(k in out)) out[k] = v;
