@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
 import { NAMESPACE, startDockerSim } from '../test/integration/harness.js';
-import { dockerUnavailable, httpGet } from '../test/sim/docker/support.js';
+import { dockerUnavailable } from '../test/sim/docker/support.js';
 import type { SimObject } from '../test/sim/kube/types.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -24,24 +24,22 @@ if (missing) {
   );
   process.exit(1);
 }
-// Each docker-host pod of the simulator is a real Docker engine in its own network namespace.
-const { sim, backend, close } = await startDockerSim();
+// Each docker-host pod of the simulator is a real Docker engine in its own network namespace; the simulated
+// ingress controller serves *.preview.test with a certificate from the simulator's CA.
+const DOMAIN = 'preview.test';
+const { sim, network, close } = await startDockerSim({ defaultCertificateHosts: [`*.${DOMAIN}`] });
 console.log(bold(`Kubernetes API simulator listening on ${sim.url}, namespace "${NAMESPACE}"`));
 
-/** The URLs are not exposed through an Ingress yet: the demo fetches the services on the pod's address. */
-async function fetchServices(envId: string): Promise<void> {
-  const pod = sim.store
-    .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-    .find((p) => !p.metadata.deletionTimestamp);
-  const engine = pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
-  if (!engine) throw new Error(`no docker host pod for ${envId}`);
-  for (const [port, file] of [
-    [8000, '/index.html'],
-    [8000, '/greeting.txt'],
-    [8080, '/greeting.txt'],
-  ] as const) {
-    const body = await httpGet(engine.ip, port, file);
-    console.log(`  GET http://${engine.ip}:${port}${file} -> ${body.trim()}`);
+/** Every URL the action reported, fetched through the cluster's ingress, as a reviewer's browser would. */
+async function fetchServices(outputs: Record<string, string>): Promise<void> {
+  const urls = JSON.parse(outputs['urls-json'] ?? '[]') as Array<{ service: string; url: string }>;
+  if (urls.length === 0) throw new Error('the action reported no URLs');
+  for (const { url } of urls) {
+    for (const file of ['/index.html', '/greeting.txt']) {
+      const res = await network.fetch(`${url}${file}`);
+      if (res.status === 404) continue;
+      console.log(`  GET ${url}${file} -> ${res.status} ${res.body.replace(/<[^>]*>/g, '').trim()}`);
+    }
   }
 }
 
@@ -68,6 +66,7 @@ async function step(title: string, event: PullRequestEvent): Promise<Record<stri
       namespace: NAMESPACE,
       'ready-timeout': '2m',
       'working-directory': 'examples/compose-app',
+      domain: DOMAIN,
     },
     workspace: ACTION_ROOT,
     event,
@@ -87,20 +86,20 @@ try {
   const envId = opened['env-id']!;
   console.log(bold(`objects of ${envId}:`), `\n  ${objectsOf(envId).join('\n  ')}`);
   console.log(bold('the services answer:'));
-  await fetchServices(envId);
+  await fetchServices(opened);
   const page = path.join(ACTION_ROOT, 'examples/compose-app/web/index.html');
   const original = readFileSync(page, 'utf8');
   writeFileSync(page, original.replace('Hello', 'Hello again, after a push,'));
   try {
-    await step('pull_request synchronize (a new push changed web/index.html)', {
+    const synced = await step('pull_request synchronize (a new push changed web/index.html)', {
       action: 'synchronize',
       number: 42,
       headSha: 'b2'.repeat(20),
     });
+    await fetchServices(synced);
   } finally {
     writeFileSync(page, original);
   }
-  await fetchServices(envId);
   await step('pull_request closed', { action: 'closed', number: 42, headSha: 'b2'.repeat(20) });
   const left = objectsOf(envId);
   console.log(bold(`objects of ${envId} after close:`), left.length === 0 ? 'none' : left.join(', '));

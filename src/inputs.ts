@@ -26,7 +26,19 @@ export interface Inputs {
   composeProfiles: string[];
   composeEnvFiles: string[];
   allowOutsidePaths: boolean;
+  /** Exposure of the services' published ports. */
+  expose: Expose;
+  /** The DNS zone under which Ingress hosts are made (input `domain`). */
+  domain?: string;
+  urlTemplate: string;
+  /** URLs have host names (from `url-template`): true when a domain is set or the template needs none. */
+  namedUrls: boolean;
+  ingressClass?: string;
+  tlsSecret?: string;
 }
+
+export type Expose = 'ingress' | 'loadbalancer' | 'none';
+export const DEFAULT_URL_TEMPLATE = 'https://{service}-{port}-{envId}.{domain}';
 
 /** A list input: one item per line or comma-separated. */
 function list(source: InputSource, name: string): string[] {
@@ -42,6 +54,8 @@ export type InputSource = (name: string) => string;
 const fromActions: InputSource = (name) => core.getInput(name);
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A DNS subdomain: what an Ingress host, and so a domain under which hosts are made, must be. */
+const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The bundled template sits next to dist/ in the action's checkout (and next to src/ in development). */
 export function bundledTemplate(name = 'default.yaml.njk'): string {
@@ -132,6 +146,7 @@ export function getInputs(
   const context = source('kubeconfig-context').trim();
   const envId = source('env-id').trim();
   return {
+    ...exposureInputs(source),
     kubeconfig,
     kubeconfigContext: context || undefined,
     allowKubeconfigExec: bool(source, 'allow-kubeconfig-exec', false),
@@ -147,4 +162,80 @@ export function getInputs(
     composeEnvFiles: list(source, 'compose-env-files'),
     allowOutsidePaths: bool(source, 'allow-outside-paths', false),
   };
+}
+
+function exposureInputs(
+  source: InputSource,
+): Pick<Inputs, 'expose' | 'domain' | 'urlTemplate' | 'namedUrls' | 'ingressClass' | 'tlsSecret'> {
+  const domain = source('domain').trim().toLowerCase().replace(/\.$/, '');
+  if (domain && !DNS1123_SUBDOMAIN.test(domain)) {
+    throw new InputError('domain', `"${domain}" is not a DNS name`, {
+      hint: 'Give the zone under which preview hosts are made, e.g. preview.example.com (a wildcard DNS record *.preview.example.com should point at your ingress controller).',
+    });
+  }
+  const urlTemplateInput = source('url-template').trim();
+  const urlTemplate = urlTemplateInput || DEFAULT_URL_TEMPLATE;
+  // Host names can be made when the template has its domain; a template may name the zone itself.
+  const named = urlTemplate.includes('{domain}') ? domain !== '' : true;
+  const exposeText = (source('expose').trim() || (named ? 'ingress' : 'none')).toLowerCase();
+  if (exposeText !== 'ingress' && exposeText !== 'loadbalancer' && exposeText !== 'none') {
+    throw new InputError('expose', `"${exposeText}" is not one of ingress, loadbalancer, none`);
+  }
+  if (exposeText === 'ingress' && !named) {
+    throw new InputError('domain', 'is required with expose: ingress', {
+      hint: 'Set "domain" to the zone whose wildcard DNS record points at your ingress controller, or use expose: loadbalancer or none.',
+    });
+  }
+  if (named) checkUrlTemplate(urlTemplate, urlTemplateInput ? 'url-template' : 'domain');
+  const ingressClass = source('ingress-class').trim();
+  if (ingressClass && !DNS1123_SUBDOMAIN.test(ingressClass)) {
+    throw new InputError('ingress-class', `"${ingressClass}" is not a valid IngressClass name`);
+  }
+  const tlsSecret = source('tls-secret').trim();
+  if (tlsSecret && !DNS1123_SUBDOMAIN.test(tlsSecret)) {
+    throw new InputError('tls-secret', `"${tlsSecret}" is not a valid Secret name`);
+  }
+  return {
+    expose: exposeText,
+    domain: domain || undefined,
+    urlTemplate,
+    namedUrls: named,
+    ingressClass: ingressClass || undefined,
+    tlsSecret: tlsSecret || undefined,
+  };
+}
+
+/** Every URL must be a distinct host: without {service} and {port}, two published ports would share one. */
+function checkUrlTemplate(template: string, input: string): void {
+  const hint =
+    'The default is https://{service}-{port}-{envId}.{domain}; the placeholders are {service}, {port}, {envId} and {domain}.';
+  for (const p of ['{service}', '{port}', '{envId}']) {
+    if (!template.includes(p)) throw new InputError(input, `"${template}" has no ${p}`, { hint });
+  }
+  const unknown = template.match(/\{(?!service\}|port\}|envId\}|domain\})[^}]*\}/);
+  if (unknown)
+    throw new InputError(input, `"${template}" has an unknown placeholder ${unknown[0]}`, { hint });
+  // Markers that survive URL parsing (lowercase letters), to see where each placeholder lands.
+  const marked = template
+    .replaceAll('{service}', 'qservicez')
+    .replaceAll('{port}', 'qportz')
+    .replaceAll('{envId}', 'qenvidz')
+    .replaceAll('{domain}', 'example.com');
+  let url: URL;
+  try {
+    url = new URL(marked);
+  } catch {
+    throw new InputError(input, `"${template}" is not a URL`, { hint });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InputError(input, `"${template}" is not an http or https URL`, { hint });
+  }
+  // The Ingress routes by host name alone.
+  if (!['qservicez', 'qportz', 'qenvidz'].every((m) => url.hostname.includes(m)) || url.port) {
+    throw new InputError(
+      'url-template',
+      `"${template}": {service}, {port} and {envId} must be in the host name, and the URL has no port`,
+      { hint },
+    );
+  }
 }

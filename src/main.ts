@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { down } from './commands/down.js';
 import { up } from './commands/up.js';
+import type { ServiceUrl } from './compose/urls.js';
 import { ActionError, errorMessage, InputError } from './errors.js';
 import { decide, readEvent } from './github/event.js';
 import { envIdFromPr, normalizeEnvId } from './identity.js';
@@ -34,6 +35,7 @@ export async function run(): Promise<void> {
     if (decision.command === 'up') {
       const result = await up(inputs, { envId, event });
       core.setOutput('id', result.id);
+      setUrlOutputs(result.urls);
     } else {
       await down(inputs, { envId, event });
     }
@@ -42,4 +44,16 @@ export async function run(): Promise<void> {
     if (err instanceof Error && err.stack) core.debug(err.stack);
     core.setFailed(errorMessage(err));
   }
+}
+
+/** `url`, `urls-json` and `urls-map`: a workflow reads them with fromJson, e.g. for `environment.url`. */
+function setUrlOutputs(urls: ServiceUrl[]): void {
+  const map: Record<string, Record<string, string>> = {};
+  for (const u of urls) map[u.service] = { ...map[u.service], [String(u.port)]: u.url };
+  core.setOutput('url', urls[0]?.url ?? '');
+  core.setOutput(
+    'urls-json',
+    JSON.stringify(urls.map((u) => ({ service: u.service, port: u.port, url: u.url }))),
+  );
+  core.setOutput('urls-map', JSON.stringify(map));
 }

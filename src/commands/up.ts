@@ -1,6 +1,13 @@
 import * as core from '@actions/core';
 import { type DeployComposeResult, deployCompose, hasComposeProject } from '../compose/deploy.js';
-import type { ServicePort } from '../compose/urls.js';
+import { type PreparedCompose, prepareCompose } from '../compose/prepare.js';
+import {
+  checkDistinctHosts,
+  loadBalancerUrls,
+  type ServicePort,
+  type ServiceUrl,
+  serviceUrls,
+} from '../compose/urls.js';
 import { ActionError } from '../errors.js';
 import type { EventInfo } from '../github/event.js';
 import { envLabels, newInstanceId } from '../identity.js';
@@ -9,6 +16,7 @@ import { applyObjects, rollbackCreated } from '../kube/apply.js';
 import { connect, type KubeClient } from '../kube/client.js';
 import { scopeResolver } from '../kube/discovery.js';
 import { findEnvironment } from '../kube/find.js';
+import { waitForLoadBalancer } from '../kube/loadbalancer.js';
 import type { Log } from '../kube/log.js';
 import type { KubeObject } from '../kube/types.js';
 import { waitForRollout } from '../kube/wait.js';
@@ -34,6 +42,8 @@ export interface UpResult {
   created: boolean;
   /** The compose services' published ports on the docker host. */
   ports: ServicePort[];
+  /** One per exposed TCP port, sorted by service and port; empty when nothing is exposed. */
+  urls: ServiceUrl[];
   /** What the upload sent (absent without a compose project). */
   upload?: { files: number; bytes: number; skippedFiles: number };
   objects: Array<{ ref: string; action: string }>;
@@ -69,6 +79,43 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     });
     const id = found?.id ?? newInstanceId(ctx.envId);
 
+    const project = {
+      workingDirectory: inputs.workingDirectory,
+      files: inputs.composeFiles,
+      profiles: inputs.composeProfiles,
+      envFiles: inputs.composeEnvFiles,
+      // The compose project name is the env id: one project per environment, stable across pushes.
+      projectName: ctx.envId,
+    };
+    // Before any write: a broken compose project leaves the cluster untouched, and the template needs the ports.
+    let prepared: PreparedCompose | undefined;
+    if (hasComposeProject(project)) {
+      prepared = await phase('Read the compose project', () =>
+        prepareCompose(project, { allowOutside: inputs.allowOutsidePaths, log }),
+      );
+    } else {
+      log.warning(
+        `No compose file in ${inputs.workingDirectory}: the environment is provisioned, and no services are deployed. Set "working-directory" or "compose-files".`,
+      );
+    }
+    const ports = prepared?.ports ?? [];
+    const named = inputs.namedUrls
+      ? serviceUrls(ports, { template: inputs.urlTemplate, envId: ctx.envId, domain: inputs.domain ?? '' })
+      : [];
+    checkDistinctHosts(named);
+    const services = ports
+      .filter((p) => p.protocol === 'tcp')
+      .map((p) => {
+        const u = named.find((n) => n.service === p.service && n.port === p.target);
+        return {
+          name: p.service,
+          port: p.published,
+          targetPort: p.target,
+          host: u?.host ?? '',
+          url: u?.url ?? '',
+        };
+      });
+
     const manifests = await phase('Render the template', async () => {
       const m = await loadManifests({
         file: inputs.template,
@@ -86,6 +133,11 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
             repository: ctx.event.pr.repository,
             title: ctx.event.pr.title,
           },
+          services,
+          expose: inputs.expose,
+          ...(inputs.domain ? { domain: inputs.domain } : {}),
+          ...(inputs.ingressClass ? { ingressClass: inputs.ingressClass } : {}),
+          ...(inputs.tlsSecret ? { tlsSecret: inputs.tlsSecret } : {}),
         },
         scopes: (types) => scopeResolver(client, types),
       });
@@ -142,20 +194,12 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
       }
     });
 
-    const project = {
-      workingDirectory: inputs.workingDirectory,
-      files: inputs.composeFiles,
-      profiles: inputs.composeProfiles,
-      envFiles: inputs.composeEnvFiles,
-      // The compose project name is the env id: one project per environment, stable across pushes.
-      projectName: ctx.envId,
-    };
     let compose: DeployComposeResult | undefined;
-    if (hasComposeProject(project)) {
+    if (prepared) {
       compose = await deployCompose(client, {
         namespace,
         deploymentName: manifests.dockerHost.metadata.name,
-        project,
+        prepared,
         allowOutside: inputs.allowOutsidePaths,
         readyTimeoutMs: inputs.readyTimeoutMs,
         log,
@@ -163,18 +207,25 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
       }).catch((err: unknown) => {
         throw keptForInspection(err);
       });
-    } else {
-      log.warning(
-        `No compose file in ${inputs.workingDirectory}: the environment is provisioned, and no services are deployed. Set "working-directory" or "compose-files".`,
-      );
     }
+
+    let urls = named;
+    if (inputs.expose === 'loadbalancer' && ports.length > 0) {
+      urls = await phase('Wait for the load balancer', () =>
+        loadBalancerAddresses(client, manifests.objects, ports, { namespace, inputs, log }),
+      ).catch((err: unknown) => {
+        throw keptForInspection(err);
+      });
+    }
+    for (const u of urls) log.info(`${u.service}:${u.port} → ${u.url}`);
 
     return {
       envId: ctx.envId,
       id,
       namespace,
       created: !found,
-      ports: compose?.ports ?? [],
+      ports,
+      urls,
       upload: compose && {
         files: compose.uploadedFiles,
         bytes: compose.uploadedBytes,
@@ -186,4 +237,51 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
   } finally {
     client.close();
   }
+}
+
+/**
+ * For expose: loadbalancer, each published port is reached at the address of the rendered LoadBalancer
+ * Service that carries it (the bundled templates render one; a custom template may render several).
+ */
+async function loadBalancerAddresses(
+  client: KubeClient,
+  objects: KubeObject[],
+  ports: ServicePort[],
+  opts: { namespace: string; inputs: Inputs; log: Log },
+): Promise<ServiceUrl[]> {
+  const balancers = objects.filter(
+    (o) =>
+      o.apiVersion === 'v1' && o.kind === 'Service' && (o.spec as { type?: string })?.type === 'LoadBalancer',
+  );
+  if (balancers.length === 0) {
+    throw new ActionError(
+      'expose is loadbalancer, and the template renders no Service of type LoadBalancer',
+      {
+        hint: 'The bundled templates render one from `services` and `expose`; a custom template must too.',
+      },
+    );
+  }
+  const urls: ServiceUrl[] = [];
+  for (const svc of balancers) {
+    const address = await waitForLoadBalancer(client, {
+      namespace: opts.namespace,
+      name: svc.metadata.name,
+      timeoutMs: opts.inputs.readyTimeoutMs,
+      log: opts.log,
+    });
+    const svcPorts =
+      (svc.spec as { ports?: Array<{ port: number; targetPort?: number | string }> }).ports ?? [];
+    for (const p of ports) {
+      const sp = svcPorts.find((x) => (x.targetPort ?? x.port) === p.published);
+      if (sp && !urls.some((u) => u.service === p.service && u.port === p.target)) {
+        urls.push(
+          ...loadBalancerUrls([{ ...p, published: sp.port }], address).map((u) => ({
+            ...u,
+            published: p.published,
+          })),
+        );
+      }
+    }
+  }
+  return urls.sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
 }

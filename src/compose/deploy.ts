@@ -1,18 +1,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ActionError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
+import { copyTarToPod } from '../kube/copy.js';
 import { execInPod } from '../kube/exec.js';
 import type { Log } from '../kube/log.js';
 import { dockerHostPod } from '../kube/pods.js';
 import { openTunnel, waitForDocker } from '../kube/tunnel.js';
 import { cleanDockerEnv } from '../util/process.js';
-import { type ComposeProject, loadComposeModel } from './model.js';
-import { rewriteForDockerHost } from './rewrite.js';
+import type { ComposeProject } from './model.js';
+import type { PreparedCompose } from './prepare.js';
 import { composeUp } from './run.js';
 import { type Manifest, planUpload, tarStream } from './upload.js';
-import { pinPorts, type ServicePort } from './urls.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
@@ -21,7 +20,7 @@ const LARGE_UPLOAD_BYTES = 100 * 1024 * 1024;
 export interface DeployComposeArgs {
   namespace: string;
   deploymentName: string;
-  project: ComposeProject;
+  prepared: PreparedCompose;
   allowOutside: boolean;
   readyTimeoutMs: number;
   log: Log;
@@ -30,7 +29,6 @@ export interface DeployComposeArgs {
 }
 
 export interface DeployComposeResult {
-  ports: ServicePort[];
   uploadedBytes: number;
   uploadedFiles: number;
   skippedFiles: number;
@@ -71,20 +69,12 @@ export async function deployCompose(
       log.info(`Docker ${v.version ?? ''} in pod ${pod.name}, through ${tunnel.url}`);
     });
     const env = cleanDockerEnv(process.env, tunnel.url);
-    const rewritten = await phase('Load the compose project', async () => {
-      const model = await loadComposeModel(args.project, env);
-      log.info(`Services: ${Object.keys(model.services).join(', ')}`);
-      return rewriteForDockerHost(model, {
-        workingDirectory: args.project.workingDirectory,
-        envId: args.project.projectName,
-        allowOutside: args.allowOutside,
-      });
-    });
+    const { prepared: rewritten } = args;
 
     const plan = await phase('Upload the files', async () => {
       const previous = await readManifest(client, namespace, pod, `${rewritten.remoteDir}/${MANIFEST}`);
       const plan = await planUpload({
-        workingDirectory: args.project.workingDirectory,
+        workingDirectory: rewritten.project.workingDirectory,
         roots: rewritten.uploads,
         previous,
         allowOutside: args.allowOutside,
@@ -94,31 +84,15 @@ export async function deployCompose(
           `The compose project binds ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB of files into its services; the largest: ${plan.largest.map((l) => `${l.dir} (${(l.bytes / 2 ** 20).toFixed(1)} MiB)`).join(', ')}.`,
         );
       }
-      const stderr = collect();
-      const result = await execInPod(client, {
+      // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream.
+      await copyTarToPod(client, {
         namespace,
         pod: pod.name,
         container: pod.container,
-        command: ['sh', '-c', 'mkdir -p "$0" && tar xf - -C "$0"', rewritten.remoteDir],
-        stdin: tarStream(plan, MANIFEST),
-        stderr: stderr.stream,
-      }).catch((err: unknown) => {
-        if (err instanceof Error && /executable file not found|not found/.test(err.message)) {
-          throw new ActionError(
-            `The first container of the docker host (pod ${pod.name}, container ${pod.container}) cannot run sh and tar: ${err.message}`,
-            {
-              hint: 'The template contract requires `tar` in the first container of the docker-host Deployment.',
-            },
-          );
-        }
-        throw err;
+        dir: rewritten.remoteDir,
+        tar: () => tarStream(plan, MANIFEST),
+        log,
       });
-      if (result.exitCode !== 0) {
-        throw new ActionError(
-          `Uploading the files into pod ${pod.name} failed (tar exited ${result.exitCode}): ${result.stderrTail || stderr.text()}`,
-          { hint: 'The first container of the docker host needs `tar`, and room in /var/lib/preevy.' },
-        );
-      }
       const files = plan.send.filter((e) => e.type === 'file').length;
       log.info(
         `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped.`,
@@ -126,12 +100,10 @@ export async function deployCompose(
       return plan;
     });
 
-    const pinned = pinPorts(rewritten.model);
     await phase('Build and start the services', () =>
-      composeUp({ project: args.project, model: pinned.model, env, log }),
+      composeUp({ project: rewritten.project, model: rewritten.model, env, log }),
     );
     return {
-      ports: pinned.ports,
       uploadedBytes: plan.sendBytes,
       uploadedFiles: plan.send.filter((e) => e.type === 'file').length,
       skippedFiles: plan.skippedFiles,

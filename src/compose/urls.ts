@@ -63,7 +63,10 @@ export function shortenLabel(label: string): string {
 
 export interface ServiceUrl {
   service: string;
+  /** The container port. */
   port: number;
+  /** The port published on the docker host's pod. */
+  published: number;
   host: string;
   url: string;
 }
@@ -94,8 +97,38 @@ export function serviceUrls(
       return {
         service: p.service,
         port: p.target,
+        published: p.published,
         host: parsed.hostname,
         url: parsed.toString().replace(/\/$/, ''),
       };
     });
+}
+
+/** Host names must be distinct, or two ports would be routed to one backend. */
+export function checkDistinctHosts(urls: ServiceUrl[]): void {
+  const seen = new Map<string, ServiceUrl>();
+  for (const u of urls) {
+    const other = seen.get(u.host);
+    if (other) {
+      throw new ActionError(
+        `url-template gives the same host ${u.host} to ${other.service}:${other.port} and ${u.service}:${u.port}`,
+        { hint: 'Service names that differ only in characters a host name cannot hold collide; rename one.' },
+      );
+    }
+    seen.set(u.host, u);
+  }
+}
+
+/** A LoadBalancer Service's address: `http://<ip or hostname>:<published port>`, one per TCP port. */
+export function loadBalancerUrls(ports: ServicePort[], address: string): ServiceUrl[] {
+  const host = address.includes(':') ? `[${address}]` : address;
+  return ports
+    .filter((p) => p.protocol === 'tcp')
+    .map((p) => ({
+      service: p.service,
+      port: p.target,
+      published: p.published,
+      host: address,
+      url: `http://${host}:${p.published}`,
+    }));
 }

@@ -331,11 +331,17 @@ export async function waitForDocker(
           ? tunnelError.userMessage
           : tunnelError.message
         : lastProblem;
+      const within = `within ${Math.round(opts.timeoutMs / 1000)} s`;
+      // A refused connection is the common case (dockerd not started, or listening elsewhere): say that first,
+      // since the kubelet's text that follows is long and reads like an infrastructure failure.
+      const refused = /connection refused|connect: |failed to connect/i.test(cause);
       throw new DockerUnreachableError(
-        `dockerd in pod ${tunnel.pod} did not answer on port ${tunnel.remotePort} within ${Math.round(opts.timeoutMs / 1000)} s: ${cause}`,
+        refused
+          ? `Nothing answers on port ${tunnel.remotePort} of pod ${tunnel.pod}: dockerd did not accept a connection ${within}: ${cause}`
+          : `dockerd in pod ${tunnel.pod} did not answer on port ${tunnel.remotePort} ${within}: ${cause}`,
         {
-          hint: /connection refused|connect: |failed to connect/i.test(cause)
-            ? `Nothing listens on port ${tunnel.remotePort} of pod ${tunnel.pod}: does the docker-host container run dockerd with -H tcp://0.0.0.0:${tunnel.remotePort}?`
+          hint: refused
+            ? `Does a container of the docker-host pod run dockerd listening on tcp://0.0.0.0:${tunnel.remotePort}? Its logs say why not.`
             : undefined,
           details: `last attempt: ${lastProblem}`,
         },

@@ -20,9 +20,15 @@ export interface TemplatePr {
   title?: string;
 }
 
+/** One URL: a compose service's published port, exposed under `host`. */
 export interface TemplateService {
+  /** The compose service's name. */
   name: string;
+  /** The port published on the docker host's pod (the Service's port and targetPort). */
   port: number;
+  /** The container port, as in the URL. */
+  targetPort: number;
+  /** Empty when the exposure gives no host name (expose: loadbalancer or none). */
   host: string;
   url: string;
 }
@@ -36,9 +42,24 @@ export interface TemplateContext {
   pr?: TemplatePr;
   services?: TemplateService[];
   domain?: string;
+  /** ingress, loadbalancer or none (input `expose`). */
+  expose?: string;
+  ingressClass?: string;
+  tlsSecret?: string;
 }
 
-const CONTEXT_KEYS = ['namespace', 'id', 'envId', 'labels', 'pr', 'services', 'domain'] as const;
+const CONTEXT_KEYS = [
+  'namespace',
+  'id',
+  'envId',
+  'labels',
+  'pr',
+  'services',
+  'domain',
+  'expose',
+  'ingressClass',
+  'tlsSecret',
+] as const;
 
 /**
  * Filters added to the nunjucks built-ins (`dump` is built in: JSON is valid YAML, so `{{ x | dump }}`

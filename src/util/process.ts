@@ -90,11 +90,14 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
   });
 }
 
-/** The runner's environment without the DOCKER_* variables that would point compose elsewhere. */
-export function cleanDockerEnv(base: NodeJS.ProcessEnv, dockerHost: string): NodeJS.ProcessEnv {
+/**
+ * The runner's environment without the DOCKER_* variables that would point compose elsewhere. Without
+ * `dockerHost` (reading the model only), DOCKER_HOST is left unset.
+ */
+export function cleanDockerEnv(base: NodeJS.ProcessEnv, dockerHost?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(base))
     if (!k.startsWith('DOCKER_') && !k.startsWith('COMPOSE_')) env[k] = v;
-  env.DOCKER_HOST = dockerHost;
+  if (dockerHost) env.DOCKER_HOST = dockerHost;
   return env;
 }

@@ -9,7 +9,15 @@ import { bundledTemplate } from '../../src/inputs.js';
 import type { DockerPodBackend } from '../sim/docker/backend.js';
 import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { captureLog, ctxFor, expectRejects, inputsFor, NAMESPACE, startDockerSim } from './harness.js';
+import {
+  captureLog,
+  ctxFor,
+  envObjects,
+  expectRejects,
+  inputsFor,
+  NAMESPACE,
+  startDockerSim,
+} from './harness.js';
 
 const skip = dockerUnavailable();
 
@@ -96,7 +104,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
     await down(inputs, { ...ctxFor(22), envId: 'shop-pr-22' });
   });
 
-  it('a bind mount outside the working directory is refused before anything is uploaded', async () => {
+  it('a bind mount outside the working directory, or a compose file that does not parse, is refused before any object exists', async () => {
     const wd = project({
       'compose.yaml': 'services:\n  web:\n    image: busybox:local\n    volumes: ["/etc:/host-etc"]\n',
     });
@@ -109,6 +117,11 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
     expect(errorMessage(err)).toMatch(
       /service "web" volume \/host-etc: \/etc is outside the working directory/,
     );
-    await down(inputs, { ...ctxFor(23), envId: 'shop-pr-23' });
+    const broken = project({ 'compose.yaml': 'services:\n  web:\n    image: [unclosed\n' });
+    const err2 = await expectRejects(
+      up({ ...inputs, workingDirectory: broken }, { ...ctxFor(23), envId: 'shop-pr-23' }),
+    );
+    expect(errorMessage(err2)).toMatch(/docker compose could not load compose\.yaml in .*bridge-/);
+    expect([...envObjects(sim, 'shop-pr-23').keys()]).toEqual([]);
   });
 });

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
-import type { Inputs } from '../../src/inputs.js';
+import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/kube/log.js';
 import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
+import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';
 import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
 
@@ -22,20 +23,26 @@ export async function startSim(): Promise<KubeSim> {
 
 /**
  * A simulator whose docker-host pods are real Docker engines, with the kubelet's exec and port-forward
- * endpoints: what the Docker bridge needs. `close` stops both.
+ * endpoints: what the Docker bridge needs; and its network (ingress controller, load balancers) reaching the
+ * pods through the same port-forward (`networkOpts`: its IngressClass name, load-balancer delay, default
+ * certificate). `close` stops all three, the network first (it dials the engines).
  */
-export async function startDockerSim(): Promise<{
+export async function startDockerSim(networkOpts: NetworkOptions = {}): Promise<{
   sim: KubeSim;
   backend: DockerPodBackend;
+  network: SimNetwork;
   close(): Promise<void>;
 }> {
   const backend = dockerPodBackend();
   const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
   installKubeletEndpoints(sim, backend);
+  const network = await installNetwork(sim, (pod, port) => backend.portForward(pod, port), networkOpts);
   return {
     sim,
     backend,
+    network,
     close: async () => {
+      await network.close();
       await sim.close();
       await backend.close();
     },
@@ -76,6 +83,9 @@ export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
     composeProfiles: [],
     composeEnvFiles: [],
     allowOutsidePaths: false,
+    expose: 'none',
+    urlTemplate: DEFAULT_URL_TEMPLATE,
+    namedUrls: false,
     ...over,
   };
 }

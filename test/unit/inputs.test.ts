@@ -90,4 +90,58 @@ describe('parseDuration', () => {
   it.each(['', 'ten', '10 m', '5d', '1h 30m'])('rejects %j', (text) =>
     expect(parseDuration(text)).toBeUndefined(),
   );
+
+  describe('exposure', () => {
+    const get = (values: Record<string, string>) => getInputs(source({ kubeconfig: KUBECONFIG, ...values }));
+
+    it('exposes nothing by default, and through an Ingress once a domain is set', () => {
+      expect(get({})).toMatchObject({ expose: 'none', namedUrls: false, domain: undefined });
+      expect(get({ domain: 'Preview.Example.com.' })).toMatchObject({
+        expose: 'ingress',
+        namedUrls: true,
+        domain: 'preview.example.com',
+        urlTemplate: 'https://{service}-{port}-{envId}.{domain}',
+      });
+      expect(get({ 'url-template': 'http://{envId}-{service}-{port}.previews.internal' })).toMatchObject({
+        expose: 'ingress',
+        namedUrls: true,
+      });
+      expect(get({ expose: 'loadbalancer' })).toMatchObject({ expose: 'loadbalancer', namedUrls: false });
+    });
+
+    it('names the input for each bad exposure setting', () => {
+      const cases: Array<[Record<string, string>, string, RegExp]> = [
+        [{ expose: 'nodeport' }, 'expose', /not one of ingress, loadbalancer, none/],
+        [{ expose: 'ingress' }, 'domain', /required with expose: ingress/],
+        [{ domain: 'bad_domain.com' }, 'domain', /not a DNS name/],
+        [
+          { domain: 'x.com', 'url-template': 'https://{service}-{envId}.{domain}' },
+          'url-template',
+          /has no \{port\}/,
+        ],
+        [
+          { domain: 'x.com', 'url-template': 'https://{service}-{port}-{envId}.{domain}/{pr}' },
+          'url-template',
+          /unknown placeholder \{pr\}/,
+        ],
+        [
+          { domain: 'x.com', 'url-template': 'https://{domain}/{service}/{port}/{envId}' },
+          'url-template',
+          /must be in the host name/,
+        ],
+        [
+          { domain: 'x.com', 'url-template': 'ftp://{service}-{port}-{envId}.{domain}' },
+          'url-template',
+          /not an http or https URL/,
+        ],
+        [{ domain: 'x.com', 'ingress-class': 'Not Valid' }, 'ingress-class', /not a valid IngressClass name/],
+        [{ domain: 'x.com', 'tls-secret': '../etc' }, 'tls-secret', /not a valid Secret name/],
+      ];
+      for (const [values, input, message] of cases) {
+        const err = inputError(() => get(values));
+        expect(err.input, JSON.stringify(values)).toBe(input);
+        expect(err.message).toMatch(message);
+      }
+    });
+  });
 });

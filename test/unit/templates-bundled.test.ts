@@ -31,7 +31,16 @@ const contexts: Record<string, TemplateContext> = {
       repository: 'acme/shop',
       title: 'Fix: it\'s "broken"\n# not a comment',
     },
-    services: [{ name: 'web', port: 80, host: 'web-7.example.com', url: 'https://web-7.example.com' }],
+    services: [
+      {
+        name: 'web',
+        port: 30080,
+        targetPort: 80,
+        host: 'web-80-shop-pr-7.example.com',
+        url: 'https://web-80-shop-pr-7.example.com',
+      },
+    ],
+    expose: 'ingress',
     domain: 'example.com',
   },
 };
@@ -150,5 +159,102 @@ describe('bundledTemplatePath', () => {
   it('maps only the bundled names', () => {
     expect(bundledTemplatePath('default', '/a')).toBe(path.join('/a', 'templates', 'default.yaml.njk'));
     expect(bundledTemplatePath('./my.yaml.njk', '/a')).toBeUndefined();
+  });
+});
+
+describe.each(BUNDLED_TEMPLATES)('exposure in the bundled template %s', (name) => {
+  const file = bundledTemplatePath(name, ROOT)!;
+  const services = [
+    {
+      name: 'api',
+      port: 30100,
+      targetPort: 8080,
+      host: 'api-8080-shop-pr-7.pr.example.com',
+      url: 'https://api-8080-shop-pr-7.pr.example.com',
+    },
+    {
+      name: 'web',
+      port: 8000,
+      targetPort: 80,
+      host: 'web-80-shop-pr-7.pr.example.com',
+      url: 'https://web-80-shop-pr-7.pr.example.com',
+    },
+  ];
+  const render = (extra: Partial<TemplateContext>) =>
+    prepareManifests({
+      file,
+      context: { ...contexts['a push without PR data']!, services, ...extra },
+      namespace: NS,
+      scopeOf,
+    }).objects;
+  const kinds = (objects: KubeObject[]) => objects.map((o) => o.kind).sort();
+
+  it('ingress: a ClusterIP Service on the published ports of the docker host pod, and one rule per URL', () => {
+    const objects = render({ expose: 'ingress', ingressClass: 'nginx', tlsSecret: 'wildcard-tls' });
+    expect(kinds(objects)).toEqual(['Deployment', 'Ingress', 'Service']);
+    const svc = objects.find((o) => o.kind === 'Service')!;
+    const host = objects.find(isDockerHost)!;
+    expect(at(svc, 'spec', 'type')).toBe('ClusterIP');
+    // The Service must select the docker host's pod, or the Ingress has no endpoints.
+    expect(at(host, 'spec', 'template', 'metadata', 'labels')).toMatchObject(
+      at(svc, 'spec', 'selector') as Json,
+    );
+    expect(at(svc, 'spec', 'ports')).toEqual([
+      { name: 'p30100', protocol: 'TCP', port: 30100, targetPort: 30100 },
+      { name: 'p8000', protocol: 'TCP', port: 8000, targetPort: 8000 },
+    ]);
+    const ingress = objects.find((o) => o.kind === 'Ingress')!;
+    expect(at(ingress, 'spec', 'ingressClassName')).toBe('nginx');
+    expect(at(ingress, 'spec', 'tls')).toEqual([
+      { secretName: 'wildcard-tls', hosts: services.map((s) => s.host) },
+    ]);
+    expect(at(ingress, 'spec', 'rules')).toEqual(
+      services.map((s) => ({
+        host: s.host,
+        http: {
+          paths: [
+            {
+              path: '/',
+              pathType: 'Prefix',
+              backend: { service: { name: svc.metadata.name, port: { number: s.port } } },
+            },
+          ],
+        },
+      })),
+    );
+    for (const o of objects) expect(o.metadata.namespace).toBe(NS);
+  });
+
+  it('ingress without a class or TLS secret leaves both to the cluster', () => {
+    const ingress = render({ expose: 'ingress' }).find((o) => o.kind === 'Ingress')!;
+    expect(at(ingress, 'spec', 'ingressClassName')).toBeUndefined();
+    expect(at(ingress, 'spec', 'tls')).toBeUndefined();
+  });
+
+  it('loadbalancer: one LoadBalancer Service and no Ingress', () => {
+    const objects = render({ expose: 'loadbalancer' });
+    expect(kinds(objects)).toEqual(['Deployment', 'Service']);
+    expect(
+      at(
+        objects.find((o) => o.kind === 'Service'),
+        'spec',
+        'type',
+      ),
+    ).toBe('LoadBalancer');
+  });
+
+  it('none, or no published ports: only the docker host', () => {
+    expect(kinds(render({ expose: 'none' }))).toEqual(['Deployment']);
+    expect(kinds(render({ expose: 'ingress', services: [] }))).toEqual(['Deployment']);
+  });
+
+  it('a Preevy context (namespace and id only) renders the docker host alone', () => {
+    const objects = prepareManifests({
+      file,
+      context: { namespace: NS, id, envId, labels: envLabels(envId, id) },
+      namespace: NS,
+      scopeOf,
+    }).objects;
+    expect(kinds(objects)).toEqual(['Deployment']);
   });
 });

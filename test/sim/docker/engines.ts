@@ -527,6 +527,7 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
   const withDockerd = opts.dockerd ?? true;
   const missing = new Set(opts.missingCommands ?? []);
   for (const d of ['preevy', 'run', 'docker']) fs.mkdirSync(path.join(n.dir, d), { recursive: true });
+  const podPath = missing.size > 0 ? pathWithout(path.join(n.dir, 'bin'), missing) : POD_PATH;
   fs.writeFileSync(path.join(n.dir, 'daemon.json'), '{}\n');
   fs.writeFileSync(path.join(n.dir, 'containerd.toml'), containerdConfig(n));
   // The bind-mount target; it stays an empty directory on the host.
@@ -649,7 +650,7 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
         missing.has(path.posix.basename(cmd)) || !resolveInPod(pid, cmd)
           ? missingCommand(cmd)
           : spawn('nsenter', ['--target', String(pid), '--mount', '--net', '--', ...argv], {
-              env: { PATH: POD_PATH, HOME: '/root', ...execOpts.env },
+              env: { PATH: podPath, HOME: '/root', ...execOpts.env },
               stdio: 'pipe',
             });
       execs.add(child);
@@ -713,6 +714,29 @@ function resolveInPod(pid: number, cmd: string): boolean {
       return false;
     }
   });
+}
+
+/**
+ * A missing command must be missing for the shells the exec runs too (`sh -c 'tar ...'` looks tar up on
+ * PATH): the pod's PATH becomes one directory of links to everything on POD_PATH but the missing commands.
+ */
+function pathWithout(dir: string, missing: ReadonlySet<string>): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const d of POD_PATH.split(':').reverse()) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (missing.has(name)) continue;
+      const link = path.join(dir, name);
+      fs.rmSync(link, { force: true });
+      fs.symlinkSync(path.join(d, name), link);
+    }
+  }
+  return dir;
 }
 
 /**

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ComposeModel } from '../../../src/compose/model.js';
-import { pinPorts, serviceUrls, shortenLabel } from '../../../src/compose/urls.js';
+import {
+  checkDistinctHosts,
+  loadBalancerUrls,
+  pinPorts,
+  serviceUrls,
+  shortenLabel,
+} from '../../../src/compose/urls.js';
 
 const model: ComposeModel = {
   name: 'p',
@@ -53,5 +59,34 @@ describe('serviceUrls', () => {
     expect(label).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     expect(label.startsWith('evil-script-id-80-')).toBe(true);
     expect(shortenLabel(label)).toBe(label);
+  });
+});
+
+describe('checkDistinctHosts', () => {
+  it('refuses two ports that would share a host name, naming both', () => {
+    const ports = [
+      { service: 'my_api', target: 80, published: 30001, protocol: 'tcp' },
+      { service: 'my-api', target: 80, published: 30002, protocol: 'tcp' },
+    ];
+    const urls = serviceUrls(ports, {
+      template: 'https://{service}-{port}-{envId}.{domain}',
+      envId: 'e',
+      domain: 'x.io',
+    });
+    expect(() => checkDistinctHosts(urls)).toThrow(/same host my-api-80-e\.x\.io to my_api:80 and my-api:80/);
+    expect(() => checkDistinctHosts(urls.slice(0, 1))).not.toThrow();
+  });
+});
+
+describe('loadBalancerUrls', () => {
+  it('points every TCP port at the balancer address and its published port', () => {
+    const ports = [
+      { service: 'web', target: 80, published: 8000, protocol: 'tcp' },
+      { service: 'dns', target: 53, published: 30053, protocol: 'udp' },
+    ];
+    expect(loadBalancerUrls(ports, '203.0.113.7')).toEqual([
+      { service: 'web', port: 80, published: 8000, host: '203.0.113.7', url: 'http://203.0.113.7:8000' },
+    ]);
+    expect(loadBalancerUrls(ports, '2001:db8::1')[0]!.url).toBe('http://[2001:db8::1]:8000');
   });
 });

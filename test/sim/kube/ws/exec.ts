@@ -20,6 +20,9 @@ export const EXEC_PROTOCOLS = [
   'channel.k8s.io',
 ] as const;
 
+/** The exec endpoint of a cluster older than 1.30 (fixtures 100, 101): no v5, so stdin has no end signal. */
+export const EXEC_PROTOCOLS_V4_ONLY = EXEC_PROTOCOLS.filter((p) => p !== 'v5.channel.k8s.io');
+
 const CH_STDIN = 0;
 const CH_STDOUT = 1;
 const CH_STDERR = 2;
@@ -60,7 +63,13 @@ function internalError(runtimeMessage: string): Status {
 const execFailed = (oci: string) =>
   `failed to exec in container: failed to start exec "${randomBytes(32).toString('hex')}": ${oci}`;
 
-export function execHandler(backend: DockerPodBackend): UpgradeHandler {
+export interface ExecHandlerOptions {
+  /** The subprotocols the endpoint accepts, in preference order: EXEC_PROTOCOLS, or EXEC_PROTOCOLS_V4_ONLY. */
+  execProtocols?: readonly string[];
+}
+
+export function execHandler(backend: DockerPodBackend, opts: ExecHandlerOptions = {}): UpgradeHandler {
+  const accepted = opts.execProtocols ?? EXEC_PROTOCOLS;
   return async (ctx: UpgradeContext) => {
     const { pod, query } = ctx;
     const containers: Array<{ name: string }> = pod.spec?.containers ?? [];
@@ -103,7 +112,7 @@ export function execHandler(backend: DockerPodBackend): UpgradeHandler {
     }
 
     const offered = offeredProtocols(ctx.req);
-    const protocol = EXEC_PROTOCOLS.find((p) => offered.includes(p));
+    const protocol = accepted.find((p) => offered.includes(p));
     if (offered.length > 0 && !protocol) {
       ctx.reject(
         400,

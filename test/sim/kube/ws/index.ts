@@ -6,16 +6,26 @@
  *   const backend = dockerPodBackend();
  *   const sim = await startKubeSim({ podBackend: backend });
  *   installKubeletEndpoints(sim, backend);
+ *   installKubeletEndpoints(sim, backend, { execProtocols: EXEC_PROTOCOLS_V4_ONLY }); // a cluster < 1.30
  */
 import type { dockerPodBackend } from '../../docker/backend.js';
 import type { KubeSim } from '../index.js';
-import { execHandler } from './exec.js';
+import { type ExecHandlerOptions, execHandler } from './exec.js';
 import { portForwardHandler } from './portforward.js';
 
-export { EXEC_PROTOCOLS, execHandler } from './exec.js';
+export {
+  EXEC_PROTOCOLS,
+  EXEC_PROTOCOLS_V4_ONLY,
+  type ExecHandlerOptions,
+  execHandler,
+} from './exec.js';
 export { PORTFORWARD_PROTOCOLS, portForwardHandler } from './portforward.js';
 
-export function installKubeletEndpoints(sim: KubeSim, backend: ReturnType<typeof dockerPodBackend>): void {
-  sim.setUpgradeHandler('exec', execHandler(backend));
+export function installKubeletEndpoints(
+  sim: KubeSim,
+  backend: ReturnType<typeof dockerPodBackend>,
+  opts: ExecHandlerOptions = {},
+): void {
+  sim.setUpgradeHandler('exec', execHandler(backend, opts));
   sim.setUpgradeHandler('portforward', portForwardHandler(backend));
 }
