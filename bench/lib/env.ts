@@ -1,0 +1,131 @@
+/**
+ * The cluster the benchmarks run against: the Kubernetes API simulator with a docker-host Deployment whose
+ * pod is a real Docker engine (test/sim/docker), as the bundled template would create it.
+ */
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type KubeClient } from '../../src/kube/client.js';
+import { execInPod } from '../../src/kube/exec.js';
+import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../../src/kube/pods.js';
+import { NAMESPACE, startDockerSim } from '../../test/integration/harness.js';
+import type { Engine } from '../../test/sim/docker/engines.js';
+
+export const DEPLOYMENT = 'bench-dind';
+
+export interface BenchEnv {
+  /** Admin kubeconfig for the children (the action's side). */
+  kubeconfig: string;
+  namespace: string;
+  /** The parent's own client, for checks inside the pod. */
+  client: KubeClient;
+  pod: DockerHostPod;
+  engine: Engine;
+  /** Runs a shell script in the docker-host pod; rejects on a non-zero exit. Returns stdout. */
+  sh(script: string, ...args: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+const LABELS = { 'app.kubernetes.io/component': 'docker-host', 'app.kubernetes.io/instance': 'bench' };
+
+/** The bundled template's docker host, reduced to what the simulator looks at. */
+const deployment = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: DEPLOYMENT, labels: LABELS },
+  spec: {
+    replicas: 1,
+    strategy: { type: 'Recreate' },
+    selector: { matchLabels: LABELS },
+    template: {
+      metadata: { labels: LABELS },
+      spec: {
+        containers: [
+          {
+            name: 'docker',
+            image: 'docker:27.5.1-dind',
+            args: [
+              'dockerd',
+              '--host=tcp://0.0.0.0:2375',
+              '--host=unix:///var/run/docker.sock',
+              '--tls=false',
+            ],
+            securityContext: { privileged: true },
+          },
+        ],
+      },
+    },
+  },
+};
+
+function collector(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  return {
+    stream: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    }),
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+export async function startBenchEnv(): Promise<BenchEnv> {
+  const docker = await startDockerSim();
+  let client: KubeClient | undefined;
+  try {
+    const kubeconfig = docker.sim.kubeconfig({ namespace: NAMESPACE });
+    client = await connect({ kubeconfig, namespace: NAMESPACE });
+    await client.request({
+      method: 'POST',
+      path: `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
+      body: deployment,
+    });
+    const pod = await waitForPod(client);
+    const engine = docker.backend.engineFor(`${NAMESPACE}/${pod.name}`);
+    if (!engine) throw new Error(`pod ${pod.name} has no docker engine`);
+    const c = client;
+    return {
+      kubeconfig,
+      namespace: NAMESPACE,
+      client: c,
+      pod,
+      engine,
+      async sh(script, ...args) {
+        const out = collector();
+        const r = await execInPod(c, {
+          namespace: NAMESPACE,
+          pod: pod.name,
+          container: pod.container,
+          command: ['sh', '-c', script, ...args],
+          stdout: out.stream,
+          timeoutMs: 120_000,
+        });
+        if (r.exitCode !== 0)
+          throw new Error(`in the pod, \`${script}\` exited ${r.exitCode}: ${r.stderrTail}`);
+        return out.text();
+      },
+      async close() {
+        await c.close();
+        await docker.close();
+      },
+    };
+  } catch (err) {
+    await client?.close();
+    await docker.close();
+    throw err;
+  }
+}
+
+async function waitForPod(client: KubeClient): Promise<DockerHostPod> {
+  // Starting an engine and building busybox:local in it takes a few seconds on a loaded machine.
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      return await dockerHostPod(client, { namespace: NAMESPACE, deploymentName: DEPLOYMENT });
+    } catch (err) {
+      if (!(err instanceof PodNotFoundError) || Date.now() > deadline) throw err;
+    }
+    await sleep(200);
+  }
+}
