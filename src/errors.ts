@@ -5,12 +5,18 @@
 export class ActionError extends Error {
   readonly hint?: string;
   readonly details?: string;
+  /** The last log lines of what failed (a build, the services that did not start): for the PR comment. */
+  readonly logs?: string;
 
-  constructor(message: string, options: { hint?: string; details?: string; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { hint?: string; details?: string; cause?: unknown; logs?: string } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.hint = options.hint;
     this.details = options.details;
+    this.logs = options.logs;
   }
 
   /** The full text shown to the user: message, then the hint on its own line. */

@@ -35,6 +35,18 @@ export interface Inputs {
   namedUrls: boolean;
   ingressClass?: string;
   tlsSecret?: string;
+  /** GitHub: the token for comments and deployments (absent: nothing is posted). Masked. */
+  githubToken?: string;
+  comment: boolean;
+  /** Absolute path of a nunjucks comment template. */
+  commentTemplate?: string;
+  /** The GitHub environment name; `pr-<number>` unless set; absent: no deployments. */
+  githubEnvironment?: string;
+  primaryService?: string;
+  requiredLabel?: string;
+  allowPullRequestTarget: boolean;
+  /** For events other than pull_request: the PR the environment belongs to. */
+  prNumber?: number;
 }
 
 export type Expose = 'ingress' | 'loadbalancer' | 'none';
@@ -147,6 +159,7 @@ export function getInputs(
   const envId = source('env-id').trim();
   return {
     ...exposureInputs(source),
+    ...githubInputs(source, workspace),
     kubeconfig,
     kubeconfigContext: context || undefined,
     allowKubeconfigExec: bool(source, 'allow-kubeconfig-exec', false),
@@ -238,4 +251,57 @@ function checkUrlTemplate(template: string, input: string): void {
       { hint },
     );
   }
+}
+
+function githubInputs(
+  source: InputSource,
+  workspace: string,
+): Pick<
+  Inputs,
+  | 'githubToken'
+  | 'comment'
+  | 'commentTemplate'
+  | 'githubEnvironment'
+  | 'primaryService'
+  | 'requiredLabel'
+  | 'allowPullRequestTarget'
+  | 'prNumber'
+> {
+  const githubToken = source('github-token').trim();
+  if (githubToken && source === fromActions) core.setSecret(githubToken);
+  const templateInput = source('comment-template').trim();
+  const commentTemplate = templateInput ? path.resolve(workspace, templateInput) : undefined;
+  if (commentTemplate) {
+    try {
+      readFileSync(commentTemplate, { flag: 'r' });
+    } catch (err) {
+      throw new InputError(
+        'comment-template',
+        `cannot read ${commentTemplate}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+        {
+          hint: 'Give a path relative to the repository root, or leave the input empty for the bundled comment.',
+        },
+      );
+    }
+  }
+  const environment = source('github-environment').trim();
+  if (environment.length > 255) throw new InputError('github-environment', 'is longer than 255 characters');
+  const prText = source('pr-number').trim();
+  const prNumber = prText ? Number(prText) : undefined;
+  if (prNumber !== undefined && !(Number.isInteger(prNumber) && prNumber > 0)) {
+    throw new InputError('pr-number', `"${prText}" is not a pull request number`);
+  }
+  return {
+    githubToken: githubToken || undefined,
+    comment: bool(source, 'comment', true),
+    commentTemplate,
+    // "false" turns deployments off; empty means the default, pr-<number>, decided once the PR is known.
+    githubEnvironment: ['false', 'none', 'off'].includes(environment.toLowerCase())
+      ? undefined
+      : environment || 'pr-{number}',
+    primaryService: source('primary-service').trim() || undefined,
+    requiredLabel: source('required-label').trim() || undefined,
+    allowPullRequestTarget: bool(source, 'allow-pull-request-target', false),
+    prNumber,
+  };
 }

@@ -152,7 +152,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
       err instanceof ActionError
         ? new ActionError(
             `${err.message}\nThe environment ${ctx.envId} (${id}) stays in namespace ${namespace} for inspection; the next push retries, and "down" removes it.`,
-            { hint: err.hint, details: err.details, cause: err },
+            { hint: err.hint, details: err.details, cause: err, logs: err.logs },
           )
         : err;
 

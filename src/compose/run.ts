@@ -37,13 +37,16 @@ export async function composeUp(opts: ComposeRunOptions): Promise<void> {
   if (build.code !== 0) {
     throw new ActionError(`docker compose build failed:\n${build.stderrTail.join('\n')}`, {
       hint: "The build runs on the environment's Docker host; the lines above show the failing step.",
+      logs: build.stderrTail.join('\n'),
     });
   }
   const upArgs = ['up', '--detach', '--remove-orphans', ...(hasHealthchecks(opts.model) ? ['--wait'] : [])];
   const up = await run('docker', [...baseArgs(opts.project), ...upArgs], common);
   if (up.code !== 0) {
     const diagnosis = await composeDiagnosis(opts, run);
-    throw new ActionError(`docker compose up failed:\n${up.stderrTail.join('\n')}${diagnosis}`);
+    throw new ActionError(`docker compose up failed:\n${up.stderrTail.join('\n')}${diagnosis}`, {
+      logs: diagnosis.trim() || up.stderrTail.join('\n'),
+    });
   }
 }
 

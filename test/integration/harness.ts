@@ -86,6 +86,8 @@ export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
     expose: 'none',
     urlTemplate: DEFAULT_URL_TEMPLATE,
     namedUrls: false,
+    comment: true,
+    allowPullRequestTarget: false,
     ...over,
   };
 }
@@ -118,6 +120,7 @@ export function ctxFor(prNumber: number, log: Log = captureLog()): RunContext {
       repository: 'acme/shop',
       title: `PR ${prNumber}`,
       fromFork: false,
+      labels: [],
     },
   };
   return { envId: `shop-pr-${prNumber}`, event, log, phase: (_name, fn) => fn() };
