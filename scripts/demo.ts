@@ -1,6 +1,7 @@
 /**
  * The demo: the bundled action (dist/index.js), started as the runner starts it, deploys a PR's preview
- * environment onto the local Kubernetes API simulator, updates it on a push, and removes it on close.
+ * environment onto the local Kubernetes API simulator, updates it on a push, and removes it on close, while
+ * it posts its comment and deployments to the local GitHub API simulator.
  * Run it with `npm run demo` (after `bash scripts/setup.sh` on a fresh machine).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
 import { NAMESPACE, startDockerSim } from '../test/integration/harness.js';
 import { dockerUnavailable } from '../test/sim/docker/support.js';
+import { startGitHubSim } from '../test/sim/github/index.js';
 import type { SimObject } from '../test/sim/kube/types.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -29,6 +31,27 @@ if (missing) {
 const DOMAIN = 'preview.test';
 const { sim, network, close } = await startDockerSim({ defaultCertificateHosts: [`*.${DOMAIN}`] });
 console.log(bold(`Kubernetes API simulator listening on ${sim.url}, namespace "${NAMESPACE}"`));
+const gh = await startGitHubSim();
+const TOKEN = 'ghs_demo_token_of_github_actions_bot';
+gh.addRepository({ owner: 'acme', repo: 'shop' });
+gh.addToken(TOKEN, {
+  login: 'github-actions[bot]',
+  kind: 'installation',
+  permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
+});
+console.log(bold(`GitHub API simulator listening on ${gh.url}, repository acme/shop`));
+
+/** What the PR page would show: the action's comment, and the deployments of the PR's environment. */
+function showPr(): void {
+  for (const c of gh.comments('acme', 'shop', 42) as Array<{ body: string; user: { login: string } }>) {
+    console.log(bold(`PR #42 comment by ${c.user.login}:`));
+    console.log(`  ${c.body.trim().split('\n').join('\n  ')}`);
+  }
+  for (const d of gh.deployments('acme', 'shop', { environment: 'pr-42' })) {
+    const s = d.statuses.map((x) => `${x.state}${x.environment_url ? ` ${x.environment_url}` : ''}`);
+    console.log(bold(`deployment ${d.id} of ${String(d.sha).slice(0, 7)}:`), s.reverse().join(' → '));
+  }
+}
 
 /** Every URL the action reported, fetched through the cluster's ingress, as a reviewer's browser would. */
 async function fetchServices(outputs: Record<string, string>): Promise<void> {
@@ -60,6 +83,13 @@ function objectsOf(envId: string): string[] {
 
 async function step(title: string, event: PullRequestEvent): Promise<Record<string, string>> {
   console.log(`\n${bold(`== ${title}`)}`);
+  gh.addPullRequest({
+    owner: 'acme',
+    repo: 'shop',
+    number: event.number,
+    headSha: event.headSha,
+    state: event.action === 'closed' ? 'closed' : 'open',
+  });
   const run = await runAction({
     inputs: {
       kubeconfig: sim.kubeconfig(),
@@ -67,12 +97,16 @@ async function step(title: string, event: PullRequestEvent): Promise<Record<stri
       'ready-timeout': '2m',
       'working-directory': 'examples/compose-app',
       domain: DOMAIN,
+      'github-token': TOKEN,
+      'primary-service': 'web',
     },
     workspace: ACTION_ROOT,
     event,
+    env: { GITHUB_API_URL: gh.url },
     echo: (s) => process.stdout.write(s.replace(/^::(add-mask|debug)::.*\n/gm, '')),
   });
   if (run.code !== 0) throw new Error(`the action failed (exit ${run.code})`);
+  showPr();
   console.log(bold('outputs:'), JSON.stringify(run.outputs));
   return run.outputs;
 }
@@ -108,5 +142,10 @@ try {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 } finally {
+  if (gh.violations.length > 0) {
+    console.error("GitHub API requests that do not match GitHub's description:", gh.violations);
+    process.exitCode = 1;
+  }
+  await gh.close();
   await close();
 }

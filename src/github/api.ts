@@ -4,7 +4,8 @@ import * as github from '@actions/github';
 export type GitHubApi = ReturnType<typeof github.getOctokit>;
 
 export function gitHubApi(token: string): GitHubApi {
-  return github.getOctokit(token);
+  // @actions/github reads GITHUB_API_URL once, at import; reading it here honours a value set later.
+  return github.getOctokit(token, { baseUrl: process.env.GITHUB_API_URL || 'https://api.github.com' });
 }
 
 interface RequestErrorLike {

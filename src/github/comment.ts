@@ -17,13 +17,18 @@ interface CommentUser {
  * Who the token is: a user token's login. The Actions token and app tokens cannot call GET /user (403), and
  * their comments are the app's bot: then only bot comments count as ours.
  */
-async function tokenIdentity(api: GitHubApi): Promise<string | undefined> {
-  try {
-    const { data } = await api.rest.users.getAuthenticated();
-    return data.login;
-  } catch {
-    return undefined;
+const identities = new WeakMap<GitHubApi, Promise<string | undefined>>();
+
+function tokenIdentity(api: GitHubApi): Promise<string | undefined> {
+  let identity = identities.get(api);
+  if (!identity) {
+    identity = api.rest.users.getAuthenticated().then(
+      ({ data }) => data.login,
+      () => undefined,
+    );
+    identities.set(api, identity);
   }
+  return identity;
 }
 
 function isOurs(user: CommentUser | null | undefined, identity: string | undefined): boolean {

@@ -51,10 +51,12 @@ export async function finishDeployment(
     state: opts.state,
     ...(opts.environmentUrl ? { environment_url: opts.environmentUrl } : {}),
     ...(opts.logUrl ? { log_url: opts.logUrl } : {}),
-    ...(opts.description ? { description: opts.description.slice(0, 140) } : {}),
-    // A success makes the environment's earlier deployments inactive.
-    auto_inactive: true,
+    // GitHub caps it at 140 characters; counted in code points, so an emoji is not cut in half.
+    ...(opts.description ? { description: [...opts.description].slice(0, 140).join('') } : {}),
   });
+  // GitHub's auto_inactive spares transient environments, which preview environments are: the earlier
+  // deployments of the PR are retired here, so only the newest one shows as active.
+  if (opts.state === 'success') await deactivateDeployments(api, t, { logUrl: opts.logUrl, except: id });
 }
 
 /**
@@ -64,7 +66,7 @@ export async function finishDeployment(
 export async function deactivateDeployments(
   api: GitHubApi,
   t: DeploymentTarget,
-  opts: { logUrl?: string },
+  opts: { logUrl?: string; except?: number },
 ): Promise<number> {
   let n = 0;
   for await (const page of api.paginate.iterator(api.rest.repos.listDeployments, {
@@ -74,6 +76,15 @@ export async function deactivateDeployments(
     per_page: 100,
   })) {
     for (const d of page.data) {
+      if (d.id === opts.except) continue;
+      // Reads are cheap; status writes count against GitHub's content-creation limit, so write only where needed.
+      const { data: latest } = await api.rest.repos.listDeploymentStatuses({
+        owner: t.owner,
+        repo: t.repo,
+        deployment_id: d.id,
+        per_page: 1,
+      });
+      if (latest[0]?.state === 'inactive') continue;
       await api.rest.repos.createDeploymentStatus({
         owner: t.owner,
         repo: t.repo,

@@ -12,12 +12,19 @@ export interface ActionRun {
 }
 
 export interface PullRequestEvent {
-  action: 'opened' | 'synchronize' | 'reopened' | 'closed';
+  action: 'opened' | 'synchronize' | 'reopened' | 'closed' | 'labeled' | 'unlabeled' | 'edited';
   number: number;
   headSha: string;
   repository?: string;
   headRef?: string;
   title?: string;
+  /** The event's name; default pull_request. */
+  name?: 'pull_request' | 'pull_request_target';
+  /** The head repository, when the PR comes from a fork. */
+  headRepository?: string;
+  labels?: string[];
+  /** The label of a labeled/unlabeled event. */
+  label?: string;
 }
 
 export const ACTION_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -49,14 +56,16 @@ export async function runAction(args: {
     JSON.stringify({
       action: args.event.action,
       number: args.event.number,
+      ...(args.event.label ? { label: { name: args.event.label } } : {}),
       pull_request: {
         number: args.event.number,
         state: args.event.action === 'closed' ? 'closed' : 'open',
         title: args.event.title ?? `PR ${args.event.number}`,
+        labels: (args.event.labels ?? []).map((name) => ({ name })),
         head: {
           sha: args.event.headSha,
           ref: args.event.headRef ?? 'feature',
-          repo: { full_name: repository },
+          repo: { full_name: args.event.headRepository ?? repository },
         },
         base: { ref: 'main', repo: { full_name: repository } },
       },
@@ -71,7 +80,7 @@ export async function runAction(args: {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? dir,
     GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_NAME: args.event.name ?? 'pull_request',
     GITHUB_EVENT_PATH: eventPath,
     GITHUB_REPOSITORY: repository,
     GITHUB_SHA: args.event.headSha,
