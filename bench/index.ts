@@ -7,16 +7,48 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dockerUnavailable } from '../test/sim/docker/support.js';
-import { type ChildRuntime, killRunningChildren, prepareActionChild } from './lib/child.js';
+import { buildMemoryBench } from './build-memory.js';
+import { coldStartBench } from './cold-start.js';
+import { deployBench } from './deploy.js';
+import { downBench } from './down.js';
+import { type ChildRuntime, killRunningChildren, prepareChildren } from './lib/child.js';
 import { type BenchEnv, startBenchEnv } from './lib/env.js';
+import { machine } from './lib/machine.js';
 import type { Section } from './lib/section.js';
 import { tunnelBench } from './tunnel.js';
 import { uploadMemoryBench } from './upload-memory.js';
 
-const BENCHES: Array<{ name: string; run: (env: BenchEnv, tmp: string) => Promise<Section> }> = [
-  { name: 'tunnel throughput', run: tunnelBench },
-  { name: 'upload memory', run: uploadMemoryBench },
+interface Bench {
+  /** For --only. */
+  id: string;
+  name: string;
+  /** Runs the whole action (needs its bundle). */
+  action: boolean;
+  run: (env: BenchEnv, tmp: string) => Promise<Section>;
+}
+
+const BENCHES: Bench[] = [
+  { id: 'tunnel', name: 'tunnel throughput', action: false, run: tunnelBench },
+  { id: 'deploy', name: 'deploy times', action: true, run: deployBench },
+  { id: 'upload', name: 'upload memory', action: false, run: uploadMemoryBench },
+  { id: 'build', name: 'build context memory', action: false, run: buildMemoryBench },
+  { id: 'down', name: 'down', action: true, run: downBench },
+  { id: 'cold', name: 'cold start', action: true, run: (_env, tmp) => coldStartBench(tmp) },
 ];
+
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+  .filter(Boolean);
+const unknown = only?.filter((id) => !BENCHES.some((b) => b.id === id));
+if (unknown?.length) {
+  console.error(
+    `--only: unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.id).join(', ')}`,
+  );
+  process.exit(2);
+}
+const selected = BENCHES.filter((b) => !only || only.includes(b.id));
 
 const missing = dockerUnavailable();
 if (missing) {
@@ -49,13 +81,17 @@ const sections: Section[] = [];
 let failed = false;
 try {
   tmp = await mkdtemp(path.join(tmpdir(), 'preevy-bench-'));
-  console.log(runtime === 'bundle' ? 'Bundling the action side with ncc (~30 s)' : 'Action side under tsx');
-  const how = await prepareActionChild(runtime, path.join(tmp, 'bundle'));
-  console.log(`  action process: ${how}`);
+  console.log(machine());
+  console.log(runtime === 'bundle' ? 'Bundling the action with ncc (~40 s)' : 'Action side under tsx');
+  const how = await prepareChildren(runtime, path.join(tmp, 'bundle'), {
+    needAction: selected.some((b) => b.action),
+    committedDist: process.argv.includes('--dist'),
+  });
+  console.log(`  bench child: ${how.child}\n  action: ${how.action}`);
   console.log('Starting the Kubernetes API simulator and a docker-host pod (a real Docker engine)');
   env = await startBenchEnv();
   console.log(`  pod ${env.pod.name}, engine ${env.engine.ip}`);
-  for (const bench of BENCHES) {
+  for (const bench of selected) {
     console.log(`\n== ${bench.name}`);
     try {
       sections.push(await bench.run(env, tmp));
@@ -75,7 +111,7 @@ try {
 
 console.log(`\n${'='.repeat(100)}`);
 console.log(
-  `Results (${new Date().toISOString().slice(0, 10)}, ${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  `Results (${new Date().toISOString().slice(0, 10)}, ${((Date.now() - started) / 1000).toFixed(0)} s)\n${machine()}`,
 );
 for (const s of sections) console.log(`\n${s.title}\n\n${s.lines.join('\n')}`);
 if (failed) {

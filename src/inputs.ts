@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
+import { COMPOSE_POLICIES, type ComposePolicy } from './compose/policy.js';
 import { InputError } from './errors.js';
 import { decodeKubeconfigText, secretsOf } from './kube/kubeconfig.js';
 import { parseDuration } from './util/duration.js';
@@ -26,6 +27,11 @@ export interface Inputs {
   composeProfiles: string[];
   composeEnvFiles: string[];
   allowOutsidePaths: boolean;
+  /**
+   * `strict` refuses services that reach the Docker host (privileged, host namespaces, devices, its socket).
+   * Absent: permissive.
+   */
+  composePolicy?: ComposePolicy;
   /** Exposure of the services' published ports. */
   expose: Expose;
   /** The DNS zone under which Ingress hosts are made (input `domain`). */
@@ -78,6 +84,14 @@ export function bundledTemplate(name = 'default.yaml.njk'): string {
 function isInside(dir: string, p: string): boolean {
   const rel = path.relative(dir, p);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }
 
 function bool(source: InputSource, name: string, dflt: boolean): boolean {
@@ -155,6 +169,20 @@ export function getInputs(
   if (!isInside(workspace, workingDirectory)) {
     throw new InputError('working-directory', `${workingDirectory} is outside the workspace ${workspace}`);
   }
+  // The PR's checkout may make the directory a symlink: every path check is relative to it, so it must stay in.
+  const realWorkingDirectory = realOrSelf(workingDirectory);
+  if (!isInside(realOrSelf(workspace), realWorkingDirectory)) {
+    throw new InputError(
+      'working-directory',
+      `${workingDirectory} leads through a symlink to ${realWorkingDirectory}, outside the workspace`,
+    );
+  }
+  const policyText = (source('compose-policy').trim() || 'permissive').toLowerCase();
+  if (!(COMPOSE_POLICIES as readonly string[]).includes(policyText)) {
+    throw new InputError('compose-policy', `"${policyText}" is not one of ${COMPOSE_POLICIES.join(', ')}`, {
+      hint: 'strict refuses services that reach the Docker host; permissive (the default) runs what compose allows.',
+    });
+  }
   const context = source('kubeconfig-context').trim();
   const envId = source('env-id').trim();
   return {
@@ -174,6 +202,7 @@ export function getInputs(
     composeProfiles: list(source, 'compose-profiles'),
     composeEnvFiles: list(source, 'compose-env-files'),
     allowOutsidePaths: bool(source, 'allow-outside-paths', false),
+    composePolicy: policyText as ComposePolicy,
   };
 }
 

@@ -1,11 +1,12 @@
 import * as core from '@actions/core';
-import { down } from './commands/down.js';
-import { up } from './commands/up.js';
+import { type DownResult, down } from './commands/down.js';
+import { type RunContext, type UpResult, up } from './commands/up.js';
 import type { ServiceUrl } from './compose/urls.js';
 import { ActionError, errorMessage, InputError } from './errors.js';
-import { gitHubApi } from './github/api.js';
+import { type GitHubApi, gitHubApi } from './github/api.js';
 import type { PhaseTiming } from './github/comment-text.js';
 import { decide, type EventInfo, forkWithoutSecrets, readEvent } from './github/event.js';
+import { pullRequestReader } from './github/pulls.js';
 import { PrReporter } from './github/report.js';
 import { writeSummary } from './github/summary.js';
 import { envIdFromPr, normalizeEnvId } from './identity.js';
@@ -26,35 +27,7 @@ export async function run(): Promise<void> {
       return;
     }
     const inputs = getInputs();
-    const decision = decide(
-      {
-        command: inputs.command,
-        requiredLabel: inputs.requiredLabel,
-        allowPullRequestTarget: inputs.allowPullRequestTarget,
-      },
-      event,
-    );
-    if (decision.command === 'skip') {
-      core.notice(decision.reason);
-      return;
-    }
-    if (decision.reason) core.info(decision.reason);
-    const prNumber = event.pr?.number ?? inputs.prNumber;
-    const envId = inputs.envId
-      ? normalizeEnvId(inputs.envId)
-      : prNumber
-        ? envIdFromPr(event.pr?.repository || event.repository, prNumber)
-        : undefined;
-    if (!envId) {
-      throw new InputError('env-id', `is required when the event (${event.name}) is not a pull request`, {
-        hint: 'Set "env-id" to the environment to act on, e.g. myapp-pr-42, or "pr-number".',
-      });
-    }
-    core.setOutput('env-id', envId);
-    core.setOutput('namespace', inputs.namespace);
-    const reporter = reporterFor(inputs, event, envId, prNumber);
-    if (decision.command === 'up') await runUp(inputs, event, envId, reporter);
-    else await runDown(inputs, event, envId, reporter);
+    await runWith(inputs, event);
   } catch (err) {
     if (err instanceof ActionError && err.details) core.debug(err.details);
     if (err instanceof Error && err.stack) core.debug(err.stack);
@@ -62,14 +35,61 @@ export async function run(): Promise<void> {
   }
 }
 
-function reporterFor(
+/**
+ * The run once the event and the inputs are read: pick the command, and run it with its report on the PR.
+ * Throws what `run` reports; tests call it in-process with their own inputs and event.
+ */
+export async function runWith(inputs: Inputs, event: EventInfo): Promise<void> {
+  const decision = decide(
+    {
+      command: inputs.command,
+      requiredLabel: inputs.requiredLabel,
+      allowPullRequestTarget: inputs.allowPullRequestTarget,
+    },
+    event,
+  );
+  if (decision.command === 'skip') {
+    core.notice(decision.reason);
+    return;
+  }
+  if (decision.reason) core.info(decision.reason);
+  const prNumber = event.pr?.number ?? inputs.prNumber;
+  const envId = inputs.envId
+    ? normalizeEnvId(inputs.envId)
+    : prNumber
+      ? envIdFromPr(event.pr?.repository || event.repository, prNumber)
+      : undefined;
+  if (!envId) {
+    throw new InputError('env-id', `is required when the event (${event.name}) is not a pull request`, {
+      hint: 'Set "env-id" to the environment to act on, e.g. myapp-pr-42, or "pr-number".',
+    });
+  }
+  core.setOutput('env-id', envId);
+  core.setOutput('namespace', inputs.namespace);
+  const api = inputs.githubToken ? gitHubApi(inputs.githubToken) : undefined;
+  const reporter = reporterFor(inputs, event, envId, prNumber, api);
+  if (decision.command === 'up') {
+    await runUp(
+      inputs,
+      {
+        envId,
+        event,
+        pullRequest: pullRequestReader(api, event.pr?.repository || event.repository, prNumber),
+      },
+      reporter,
+    );
+  } else await runDown(inputs, { envId, event }, reporter);
+}
+
+export function reporterFor(
   inputs: Inputs,
   event: EventInfo,
   envId: string,
   prNumber: number | undefined,
+  api: GitHubApi | undefined,
 ): PrReporter {
   return new PrReporter({
-    api: inputs.githubToken ? gitHubApi(inputs.githubToken) : undefined,
+    api,
     repository: event.pr?.repository || event.repository,
     prNumber,
     envId,
@@ -90,10 +110,12 @@ function reporterFor(
   });
 }
 
-/** A log group per phase, timed for the comment and the summary. */
-function timedPhases(): {
+type Phase = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
+/** A log group per phase (or the caller's own phase runner), timed for the comment and the summary. */
+function timedPhases(inner: Phase = (name, fn) => core.group(name, fn)): {
   phases: PhaseTiming[];
-  phase: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+  phase: Phase;
 } {
   const phases: PhaseTiming[] = [];
   return {
@@ -101,7 +123,7 @@ function timedPhases(): {
     phase: async (name, fn) => {
       const start = performance.now();
       try {
-        return await core.group(name, fn);
+        return await inner(name, fn);
       } finally {
         phases.push({ name, ms: performance.now() - start });
       }
@@ -109,15 +131,50 @@ function timedPhases(): {
   };
 }
 
-async function runUp(inputs: Inputs, event: EventInfo, envId: string, reporter: PrReporter): Promise<void> {
-  const { phases, phase } = timedPhases();
-  await reporter.deploying();
+/**
+ * `up` with its report on the PR. The "deploying" comment is posted from `onDeploying`, once the environment's
+ * lock is held and the concurrency checks passed (src/commands/guard.ts): a run that waited behind another
+ * finds the first run's comment and updates it, and a run that stops posts nothing.
+ */
+export async function runUp(inputs: Inputs, ctx: RunContext, reporter: PrReporter): Promise<UpResult> {
+  const { phases, phase } = timedPhases(ctx.phase);
   try {
-    const result = await up(inputs, { envId, event, phase });
-    core.setOutput('id', result.id);
-    setUrlOutputs(result.urls, reporter.primaryUrl(result.urls));
-    await reporter.ready(result.urls, phases);
-    await writeSummary(reporter.report({ state: 'ready', urls: result.urls, phases }));
+    const result = await up(inputs, {
+      ...ctx,
+      phase,
+      onDeploying: async () => {
+        await reporter.deploying();
+        await ctx.onDeploying?.();
+      },
+    });
+    switch (result.outcome) {
+      case 'stopped':
+        // Expected, not a failure: the PR is closed or has moved on, and its comment already says the truth.
+        core.notice(result.notice ?? 'Nothing to deploy.');
+        await writeNote(result.notice ?? 'Nothing to deploy.');
+        break;
+      case 'removed':
+        core.notice(result.notice ?? 'The environment was removed again.');
+        await reporter.deleted();
+        await writeSummary(reporter.report({ state: 'deleted', urls: [], phases }));
+        break;
+      case 'superseded':
+        core.setOutput('id', result.id);
+        setUrlOutputs(result.urls, reporter.primaryUrl(result.urls));
+        core.notice(result.notice ?? 'A newer commit is deploying.');
+        await reporter.superseded(result.headSha ?? '', phases);
+        await writeSummary(
+          reporter.report({ state: 'superseded', urls: [], phases, newerSha: result.headSha }),
+        );
+        break;
+      case 'ready':
+        core.setOutput('id', result.id);
+        setUrlOutputs(result.urls, reporter.primaryUrl(result.urls));
+        await reporter.ready(result.urls, phases);
+        await writeSummary(reporter.report({ state: 'ready', urls: result.urls, phases }));
+        break;
+    }
+    return result;
   } catch (err) {
     const logs = err instanceof ActionError ? err.logs : undefined;
     await reporter.failed(errorMessage(err), logs, phases);
@@ -128,11 +185,23 @@ async function runUp(inputs: Inputs, event: EventInfo, envId: string, reporter: 
   }
 }
 
-async function runDown(inputs: Inputs, event: EventInfo, envId: string, reporter: PrReporter): Promise<void> {
-  const { phases, phase } = timedPhases();
-  await down(inputs, { envId, event, phase });
+/** `down` with its report on the PR. */
+export async function runDown(inputs: Inputs, ctx: RunContext, reporter: PrReporter): Promise<DownResult> {
+  const { phases, phase } = timedPhases(ctx.phase);
+  const result = await down(inputs, { ...ctx, phase });
   await reporter.deleted();
   await writeSummary(reporter.report({ state: 'deleted', urls: [], phases }));
+  return result;
+}
+
+/** A job-summary note for a run that ended without a report of the environment. */
+async function writeNote(text: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  try {
+    await core.summary.addHeading('Preview environment', 3).addRaw(text, true).write();
+  } catch (err) {
+    core.warning(`Could not write the job summary: ${errorMessage(err)}`);
+  }
 }
 
 /** `url`, `urls-json` and `urls-map`: a workflow reads them with fromJson, e.g. for `environment.url`. */

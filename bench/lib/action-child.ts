@@ -9,6 +9,7 @@
  * - tunnel: openTunnel, report `{ url }` once dockerd answers through it, serve until stdin ends.
  */
 import { planUpload, tarStream } from '../../src/compose/upload.js';
+import { keepYoungGenerationSize } from '../../src/heap.js';
 import { connect } from '../../src/kube/client.js';
 import { copyTarToPod } from '../../src/kube/copy.js';
 import { openTunnel, waitForDocker } from '../../src/kube/tunnel.js';
@@ -54,6 +55,8 @@ export interface UploadResult {
 // No top-level await: ncc bundles with transpile-only (a type error elsewhere in the repo must not stop
 // the bench), and in that mode its webpack takes a file with top-level await for CommonJS.
 async function main(input: ActionChildInput): Promise<void> {
+  // As src/index.ts does it, once the modules are loaded.
+  keepYoungGenerationSize();
   if (input.mode === 'idle') {
     report({ peakRss: peakRss() });
   } else if (input.mode === 'tunnel') {

@@ -39,21 +39,53 @@ export function inputEnded(): Promise<void> {
 
 export interface MemoryPeaks {
   heapUsed: number;
+  /** V8's committed heap: what the heap holds in RSS, used or not. */
+  heapTotal: number;
   external: number;
   arrayBuffers: number;
+  rss: number;
+  /** The sample with the highest RSS: what the peak consists of. */
+  atPeakRss: { rss: number; heapTotal: number; heapUsed: number; arrayBuffers: number };
 }
+
+/** Set PREEVY_BENCH_TRACE=1 to print every sample to stderr (time, rss, heap total/used, Buffers, in MB). */
+const TRACE = process.env.PREEVY_BENCH_TRACE === '1';
 
 /**
  * Samples process.memoryUsage() every 50 ms and keeps each component's peak: tells JS objects (heapUsed)
  * from Buffers (external, arrayBuffers) when the peak RSS is higher than the streaming design suggests.
  */
 export function samplePeaks(): { stop(): MemoryPeaks } {
-  const peaks: MemoryPeaks = { heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const peaks: MemoryPeaks = {
+    heapUsed: 0,
+    heapTotal: 0,
+    external: 0,
+    arrayBuffers: 0,
+    rss: 0,
+    atPeakRss: { rss: 0, heapTotal: 0, heapUsed: 0, arrayBuffers: 0 },
+  };
+  const t0 = performance.now();
   const sample = () => {
     const m = process.memoryUsage();
     peaks.heapUsed = Math.max(peaks.heapUsed, m.heapUsed);
+    peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal);
     peaks.external = Math.max(peaks.external, m.external);
     peaks.arrayBuffers = Math.max(peaks.arrayBuffers, m.arrayBuffers);
+    if (m.rss > peaks.rss) {
+      peaks.rss = m.rss;
+      peaks.atPeakRss = {
+        rss: m.rss,
+        heapTotal: m.heapTotal,
+        heapUsed: m.heapUsed,
+        arrayBuffers: m.arrayBuffers,
+      };
+    }
+    if (TRACE) {
+      const f = (n: number) => (n / 1e6).toFixed(1);
+      process.stderr.write(
+        `mem ${((performance.now() - t0) / 1000).toFixed(2)} rss ${f(m.rss)} heap ${f(m.heapTotal)}/${f(m.heapUsed)} buffers ${f(m.arrayBuffers)}\n`,
+      );
+    }
   };
   sample();
   const timer = setInterval(sample, 50);

@@ -1,33 +1,38 @@
 /**
- * Parent side of the action's child process (action-child.ts). By default the child runs from an ncc bundle,
- * as the action runs from dist/: under tsx the loader alone adds some 65 MB of RSS (transformed sources of
- * every module of @kubernetes/client-node), which is not the action's. `--tsx` skips the ~30 s bundling,
- * for working on the bench itself. Either way the child is a single node process (the tsx CLI would add a
- * wrapper process). Input travels in an environment variable, results come back as `BENCH <json>` lines.
+ * Parent side of the action's processes: the bench child (action-child.ts), which runs one part of the action
+ * (the upload, the tunnel), and the whole action (src/index.ts, run by action-run.ts).
+ *
+ * By default both run from ncc bundles, as the action runs from dist/: under tsx the loader alone adds some
+ * 65 MB of RSS (transformed sources of every module of @kubernetes/client-node), which is not the action's.
+ * The action's bundle is built exactly as `npm run build` builds dist/ (with --minify), into the bench's temp
+ * directory, so the bench measures the sources as they are, and dist/ is left alone. `--tsx` skips the
+ * bundling, for working on the bench itself. Either way a child is a single node process (the tsx CLI would
+ * add a wrapper process). Input travels in an environment variable, results come back as `BENCH <json>`
+ * lines.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INPUT_ENV, RESULT_PREFIX } from './child-io.js';
+import { running } from './running.js';
 
 const ENTRY = fileURLToPath(new URL('./action-child.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** How the child is started: node and its arguments; set by prepareActionChild. */
+/** How the bench child is started: node and its arguments; set by prepareChildren. */
 let command: string[] | undefined;
+/** How the whole action is started. */
+let action: string[] | undefined;
 
 export type ChildRuntime = 'bundle' | 'tsx';
 
-/** Bundles action-child.ts with ncc into `outDir` (or prepares tsx); returns a description for the output. */
-export async function prepareActionChild(runtime: ChildRuntime, outDir: string): Promise<string> {
-  if (runtime === 'tsx') {
-    command = [process.execPath, '--import', import.meta.resolve('tsx'), ENTRY];
-    return 'node --import tsx bench/lib/action-child.ts';
-  }
-  const ncc = fileURLToPath(import.meta.resolve('@vercel/ncc/dist/ncc/cli.js'));
-  await new Promise<void>((resolve, reject) => {
-    // -t: transpile only; `npm run typecheck` checks types, and another file's type error must not stop the
-    // bench. -C: no build cache in the home directory; the bundle itself lives in the bench's temp dir.
-    const proc = spawn(process.execPath, [ncc, 'build', ENTRY, '-o', outDir, '-q', '-t', '-C'], {
+function ncc(entry: string, outDir: string, flags: string[]): Promise<void> {
+  const cli = fileURLToPath(import.meta.resolve('@vercel/ncc/dist/ncc/cli.js'));
+  return new Promise<void>((resolve, reject) => {
+    // -C: no build cache in the home directory; the bundle itself lives in the bench's temp dir.
+    const proc = spawn(process.execPath, [cli, 'build', entry, '-o', outDir, '-q', '-C', ...flags], {
+      cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -36,15 +41,69 @@ export async function prepareActionChild(runtime: ChildRuntime, outDir: string):
     });
     proc.on('error', reject);
     proc.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`ncc build failed (${code}): ${stderr}`)),
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(
+              `ncc build of ${entry} failed (${code}); like \`npm run build\`, it type-checks the project (use --dist to run the committed dist/index.js instead): ${stderr}`,
+            ),
+          ),
     );
   });
-  command = [process.execPath, path.join(outDir, 'index.js')];
-  return 'node <ncc bundle of bench/lib/action-child.ts> (ncc, as dist/ is built, without --minify)';
 }
 
-/** Children still running, so an interrupted bench can end them. */
-const running = new Set<ChildProcess>();
+/**
+ * Bundles action-child.ts and the action (both at once), or prepares tsx; returns a description of each for
+ * the output. `needAction: false` skips the action's bundle when no selected benchmark runs it.
+ */
+export async function prepareChildren(
+  runtime: ChildRuntime,
+  outDir: string,
+  opts: { needAction: boolean; committedDist: boolean },
+): Promise<{ child: string; action: string }> {
+  const needAction = opts.needAction && !opts.committedDist;
+  if (runtime === 'tsx') {
+    const tsx = import.meta.resolve('tsx');
+    command = [process.execPath, '--import', tsx, ENTRY];
+    action = [process.execPath, '--import', tsx, path.join(ROOT, 'src/index.ts')];
+    return {
+      child: 'node --import tsx bench/lib/action-child.ts',
+      action: 'node --import tsx src/index.ts',
+    };
+  }
+  const childDir = path.join(outDir, 'child');
+  // The action finds its bundled template at <dist>/../templates, as in its checkout.
+  const actionRoot = path.join(outDir, 'action');
+  mkdirSync(actionRoot, { recursive: true });
+  symlinkSync(path.join(ROOT, 'templates'), path.join(actionRoot, 'templates'));
+  await Promise.all([
+    // -t: transpile only; `npm run typecheck` checks types, and another file's type error must not stop the
+    // bench (the action's bundle below is type-checked, as `npm run build` does it).
+    ncc(ENTRY, childDir, ['-t']),
+    needAction
+      ? ncc(path.join(ROOT, 'src/index.ts'), path.join(actionRoot, 'dist'), ['--minify'])
+      : undefined,
+  ]);
+  command = [process.execPath, path.join(childDir, 'index.js')];
+  if (opts.committedDist) {
+    action = [process.execPath, path.join(ROOT, 'dist/index.js')];
+    return {
+      child: 'node <ncc bundle of bench/lib/action-child.ts> (ncc -t, without --minify)',
+      action: 'node dist/index.js (--dist: the committed bundle, as it is)',
+    };
+  }
+  action = [process.execPath, path.join(actionRoot, 'dist/index.js')];
+  return {
+    child: 'node <ncc bundle of bench/lib/action-child.ts> (ncc -t, without --minify)',
+    action: 'node <ncc bundle of src/index.ts, built as `npm run build` builds dist/index.js>',
+  };
+}
+
+/** node and its arguments that start the whole action. */
+export function actionCommand(): string[] {
+  if (!action) throw new Error('prepareChildren() first');
+  return action;
+}
 
 export function killRunningChildren(): void {
   for (const c of running) c.kill('SIGKILL');
@@ -62,7 +121,7 @@ export interface Child {
 }
 
 export function startChild(input: unknown): Child {
-  if (!command) throw new Error('prepareActionChild() first');
+  if (!command) throw new Error('prepareChildren() first');
   const [node, ...args] = command as [string, ...string[]];
   const proc = spawn(node, args, {
     env: { ...process.env, [INPUT_ENV]: JSON.stringify(input) },

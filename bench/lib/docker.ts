@@ -1,16 +1,24 @@
-/** The docker CLI and a Docker API call, for the tunnel benchmark. */
+/** The docker CLI and a Docker API call, for the benchmarks. */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { cleanDockerEnv } from '../../src/util/process.js';
+import { running } from './running.js';
 
 /** Runs `docker args...` against `dockerHost`; resolves with the wall time in ms, rejects on failure. */
-export function docker(dockerHost: string, args: string[], timeoutMs = 300_000): Promise<number> {
+export function docker(
+  dockerHost: string,
+  args: string[],
+  opts: { timeoutMs?: number; cwd?: string } = {},
+): Promise<number> {
+  const timeoutMs = opts.timeoutMs ?? 300_000;
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('docker', args, {
+      cwd: opts.cwd,
       env: cleanDockerEnv(process.env, dockerHost),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    running.add(child);
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-4096);
@@ -21,6 +29,7 @@ export function docker(dockerHost: string, args: string[], timeoutMs = 300_000):
       reject(err);
     });
     child.on('close', (code, signal) => {
+      running.delete(child);
       clearTimeout(timer);
       const ms = performance.now() - started;
       if (code === 0) resolve(ms);

@@ -8,6 +8,7 @@ import { connect, type KubeClient } from '../../src/kube/client.js';
 import { execInPod } from '../../src/kube/exec.js';
 import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../../src/kube/pods.js';
 import { NAMESPACE, startDockerSim } from '../../test/integration/harness.js';
+import type { DockerPodBackend } from '../../test/sim/docker/backend.js';
 import type { Engine } from '../../test/sim/docker/engines.js';
 
 export const DEPLOYMENT = 'bench-dind';
@@ -20,24 +21,31 @@ export interface BenchEnv {
   client: KubeClient;
   pod: DockerHostPod;
   engine: Engine;
+  /** The simulator's pod backend: one Docker engine per docker-host pod. */
+  backend: DockerPodBackend;
+  /** An admin kubeconfig without a default namespace (the action's input). */
+  actionKubeconfig: string;
   /** Runs a shell script in the docker-host pod; rejects on a non-zero exit. Returns stdout. */
   sh(script: string, ...args: string[]): Promise<string>;
   close(): Promise<void>;
 }
 
-const LABELS = { 'app.kubernetes.io/component': 'docker-host', 'app.kubernetes.io/instance': 'bench' };
+const labels = (instance: string) => ({
+  'app.kubernetes.io/component': 'docker-host',
+  'app.kubernetes.io/instance': instance,
+});
 
 /** The bundled template's docker host, reduced to what the simulator looks at. */
-const deployment = {
+export const dockerHostDeployment = (name: string, instance: string) => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
-  metadata: { name: DEPLOYMENT, labels: LABELS },
+  metadata: { name, labels: labels(instance) },
   spec: {
     replicas: 1,
     strategy: { type: 'Recreate' },
-    selector: { matchLabels: LABELS },
+    selector: { matchLabels: labels(instance) },
     template: {
-      metadata: { labels: LABELS },
+      metadata: { labels: labels(instance) },
       spec: {
         containers: [
           {
@@ -55,7 +63,7 @@ const deployment = {
       },
     },
   },
-};
+});
 
 function collector(): { stream: Writable; text: () => string } {
   const chunks: Buffer[] = [];
@@ -79,9 +87,9 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     await client.request({
       method: 'POST',
       path: `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
-      body: deployment,
+      body: dockerHostDeployment(DEPLOYMENT, 'bench'),
     });
-    const pod = await waitForPod(client);
+    const pod = await waitForPod(client, DEPLOYMENT);
     const engine = docker.backend.engineFor(`${NAMESPACE}/${pod.name}`);
     if (!engine) throw new Error(`pod ${pod.name} has no docker engine`);
     const c = client;
@@ -91,6 +99,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       client: c,
       pod,
       engine,
+      backend: docker.backend,
+      actionKubeconfig: docker.sim.kubeconfig(),
       async sh(script, ...args) {
         const out = collector();
         const r = await execInPod(c, {
@@ -117,15 +127,42 @@ export async function startBenchEnv(): Promise<BenchEnv> {
   }
 }
 
-async function waitForPod(client: KubeClient): Promise<DockerHostPod> {
+/** The Deployment's Ready pod. `pollMs`: how often to look (its error bounds the time measured by a caller). */
+export async function waitForPod(
+  client: KubeClient,
+  deploymentName: string,
+  pollMs = 200,
+): Promise<DockerHostPod> {
   // Starting an engine and building busybox:local in it takes a few seconds on a loaded machine.
   const deadline = Date.now() + 180_000;
   for (;;) {
     try {
-      return await dockerHostPod(client, { namespace: NAMESPACE, deploymentName: DEPLOYMENT });
+      return await dockerHostPod(client, { namespace: NAMESPACE, deploymentName });
     } catch (err) {
       if (!(err instanceof PodNotFoundError) || Date.now() > deadline) throw err;
     }
+    await sleep(pollMs);
+  }
+}
+
+/** The names of the pods of an environment (label preevy.dev/env-id), deleted ones included. */
+export async function podsOf(env: BenchEnv, envId: string): Promise<string[]> {
+  const list = await env.client.request<{ items: Array<{ metadata: { name: string } }> }>({
+    method: 'GET',
+    path: `/api/v1/namespaces/${NAMESPACE}/pods`,
+    query: { labelSelector: `preevy.dev/env-id=${envId}` },
+  });
+  return list.body.items.map((p) => p.metadata.name);
+}
+
+/** Resolves once the simulator runs no engine for these pods any more (their deletion stops them). */
+export async function waitForEnginesGone(env: BenchEnv, pods: string[], timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = pods.filter((p) => env.backend.engineFor(`${NAMESPACE}/${p}`));
+    if (left.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`engines still running after ${timeoutMs / 1000} s: ${left.join(', ')}`);
     await sleep(200);
   }
 }

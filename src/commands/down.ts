@@ -1,47 +1,54 @@
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
-import { deleteEnvironment } from '../kube/delete.js';
-import { listDockerHosts } from '../kube/find.js';
+import { acquireLock, type EnvLock, holderIdentity } from '../kube/lock.js';
 import type { Log } from '../kube/log.js';
 import { actionsLog } from '../log.js';
+import { downReason, tearDown } from './teardown.js';
 import { connectWith, type RunContext } from './up.js';
 
 export interface DownResult {
   envId: string;
   namespace: string;
   deleted: string[];
+  /** The tombstone ConfigMap left behind (src/kube/tombstone.ts). */
+  tombstone: string;
 }
 
-/** inputs → identity → find → delete. Deleting an environment that is not there succeeds with a notice. */
+/**
+ * inputs → identity → lock → tombstone → find → delete → unlock. Deleting an environment that is not there
+ * succeeds with a notice, and still leaves the tombstone: a late up of a closed PR must not create it.
+ */
 export async function down(inputs: Inputs, ctx: RunContext): Promise<DownResult> {
   const log: Log = ctx.log ?? actionsLog;
   const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
   const { namespace } = inputs;
   const client = await phase('Connect to the cluster', () => connectWith(inputs, log));
+  let lock: EnvLock | undefined;
   try {
-    // Every docker host of the env counts here, duplicates included: down must clean up whatever exists.
-    const hosts = await phase('Find the environment', () =>
-      listDockerHosts(client, { namespace, envId: ctx.envId }),
-    );
-    const types = hosts.flatMap((h) => h.types);
-    const result = await phase('Delete the objects', () =>
-      deleteEnvironment(client, {
+    lock = await phase('Lock the environment', () =>
+      acquireLock(client, {
         namespace,
         envId: ctx.envId,
-        types,
+        holder: { identity: ctx.lockHolder ?? holderIdentity(), command: 'down', runUrl: ctx.event.runUrl },
         timeoutMs: inputs.readyTimeoutMs,
+        timing: ctx.lockTiming,
         log,
       }),
     );
-    if (result.deleted.length === 0) {
-      log.info(`Environment ${ctx.envId} has no objects in namespace ${namespace}: nothing to delete.`);
-    } else {
-      log.info(
-        `Deleted ${result.deleted.length} objects of environment ${ctx.envId}: ${result.deleted.join(', ')}`,
-      );
-    }
-    return { envId: ctx.envId, namespace, deleted: result.deleted };
+    const result = await tearDown(client, {
+      namespace,
+      envId: ctx.envId,
+      event: ctx.event,
+      reason: downReason(ctx.event),
+      timeoutMs: inputs.readyTimeoutMs,
+      log,
+      phase,
+      now: ctx.now,
+    });
+    return { envId: ctx.envId, namespace, deleted: result.deleted, tombstone: result.tombstone.name };
   } finally {
+    // The Lease belongs to the environment, which is gone: delete it rather than leave it free.
+    await lock?.release({ remove: true });
     client.close();
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '../compose/urls.js';
 import { ActionError } from '../errors.js';
 import type { EventInfo } from '../github/event.js';
+import type { PrState } from '../github/pulls.js';
 import { envLabels, newInstanceId } from '../identity.js';
 import type { Inputs } from '../inputs.js';
 import { applyObjects, rollbackCreated } from '../kube/apply.js';
@@ -17,12 +18,15 @@ import { connect, type KubeClient } from '../kube/client.js';
 import { scopeResolver } from '../kube/discovery.js';
 import { findEnvironment } from '../kube/find.js';
 import { waitForLoadBalancer } from '../kube/loadbalancer.js';
+import { acquireLock, type EnvLock, holderIdentity, type LockTiming } from '../kube/lock.js';
 import type { Log } from '../kube/log.js';
 import type { KubeObject } from '../kube/types.js';
 import { waitForRollout } from '../kube/wait.js';
 import { actionsLog } from '../log.js';
 import { loadManifests } from '../template/index.js';
 import { applyOrder, stampManifests } from '../template/stamp.js';
+import { checkAfterDeploy, checkBeforeDeploy, type GuardArgs } from './guard.js';
+import { tearDown } from './teardown.js';
 
 export const FIELD_MANAGER = 'preevy-kube-action';
 
@@ -33,7 +37,27 @@ export interface RunContext {
   /** Runs a phase; the action wraps each in a log group. Tests pass a plain call. */
   phase?: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
   now?: () => Date;
+  /**
+   * Called once, when the lock is held and the checks of src/commands/guard.ts let the deploy go on, before
+   * the first write. main.ts posts the "deploying" comment here: a run that waits for another, or stops,
+   * posts nothing, so two runs at once cannot create two comments.
+   */
+  onDeploying?: () => Promise<void>;
+  /** The PR as GitHub sees it now (absent without a token). May reject: the guard then goes on without it. */
+  pullRequest?: () => Promise<PrState>;
+  /** The lock's holderIdentity; default: run id/attempt/pid/nonce. */
+  lockHolder?: string;
+  /** The lock's timing (tests shorten it). */
+  lockTiming?: Partial<LockTiming>;
 }
+
+/**
+ * - `ready`: deployed, and the PR is still open at that commit;
+ * - `superseded`: deployed, but the PR's head moved on meanwhile: the newer commit's run updates it;
+ * - `stopped`: nothing done (the PR is closed, its head moved on, or a tombstone);
+ * - `removed`: deployed, then removed again because the PR closed meanwhile.
+ */
+export type UpOutcome = 'ready' | 'superseded' | 'stopped' | 'removed';
 
 export interface UpResult {
   envId: string;
@@ -48,6 +72,11 @@ export interface UpResult {
   upload?: { files: number; bytes: number; skippedFiles: number };
   objects: Array<{ ref: string; action: string }>;
   dockerHost: string;
+  outcome: UpOutcome;
+  /** What happened, for a notice: every outcome but `ready`. */
+  notice?: string;
+  /** `superseded`: the PR's head commit now. */
+  headSha?: string;
 }
 
 export function connectWith(inputs: Inputs, log: Log): Promise<KubeClient> {
@@ -60,23 +89,67 @@ export function connectWith(inputs: Inputs, log: Log): Promise<KubeClient> {
   });
 }
 
-/** inputs → identity → render → apply → wait. The compose steps of the Docker bridge follow the wait. */
+/**
+ * inputs → identity → lock → checks → render → apply → wait → checks → unlock. The compose steps of the Docker
+ * bridge follow the wait. The checks before and after are the concurrency rule of src/commands/guard.ts.
+ */
 export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
   const log = ctx.log ?? actionsLog;
   const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
   const { namespace } = inputs;
 
   const client = await phase('Connect to the cluster', () => connectWith(inputs, log));
+  let lock: EnvLock | undefined;
+  // Whether an environment exists when the run ends: the lock's Lease stays with one, and goes without one.
+  let envExists = true;
   try {
-    const found = await phase('Find the environment', async () => {
+    lock = await phase('Lock the environment', () =>
+      acquireLock(client, {
+        namespace,
+        envId: ctx.envId,
+        holder: { identity: ctx.lockHolder ?? holderIdentity(), command: 'up', runUrl: ctx.event.runUrl },
+        timeoutMs: inputs.readyTimeoutMs,
+        timing: ctx.lockTiming,
+        log,
+      }),
+    );
+    const guard: GuardArgs = {
+      namespace,
+      envId: ctx.envId,
+      event: ctx.event,
+      command: inputs.command,
+      pullRequest: ctx.pullRequest,
+      log,
+    };
+    const { found, verdict } = await phase('Find the environment', async () => {
       const env = await findEnvironment(client, { namespace, envId: ctx.envId });
-      log.info(
-        env
-          ? `Environment ${ctx.envId} exists as ${env.id} in namespace ${namespace}: updating it in place.`
-          : `Environment ${ctx.envId} does not exist in namespace ${namespace}: creating it.`,
-      );
-      return env;
+      envExists = Boolean(env);
+      const v = await checkBeforeDeploy(client, guard);
+      if (v.go) {
+        log.info(
+          env
+            ? `Environment ${ctx.envId} exists as ${env.id} in namespace ${namespace}: updating it in place.`
+            : `Environment ${ctx.envId} does not exist in namespace ${namespace}: creating it.`,
+        );
+      }
+      return { found: env, verdict: v };
     });
+    if (!verdict.go) {
+      log.info(verdict.notice);
+      return {
+        envId: ctx.envId,
+        id: found?.id ?? '',
+        namespace,
+        created: false,
+        ports: [],
+        urls: [],
+        objects: [],
+        dockerHost: found?.dockerHost.metadata.name ?? '',
+        outcome: 'stopped',
+        notice: verdict.notice,
+      };
+    }
+    await ctx.onDeploying?.();
     const id = found?.id ?? newInstanceId(ctx.envId);
 
     const project = {
@@ -91,7 +164,11 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     let prepared: PreparedCompose | undefined;
     if (hasComposeProject(project)) {
       prepared = await phase('Read the compose project', () =>
-        prepareCompose(project, { allowOutside: inputs.allowOutsidePaths, log }),
+        prepareCompose(project, {
+          allowOutside: inputs.allowOutsidePaths,
+          policy: inputs.composePolicy,
+          log,
+        }),
       );
     } else {
       log.warning(
@@ -169,11 +246,13 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
 
     const applied = await phase('Apply the objects', async () => {
       try {
-        return await applyObjects(client, stamped, {
+        const result = await applyObjects(client, stamped, {
           serverSide: inputs.serverSideApply,
           fieldManager: FIELD_MANAGER,
           log,
         });
+        envExists = true;
+        return result;
       } catch (err) {
         // A first deploy that fails halfway leaves nothing behind; a re-deploy keeps the running environment.
         if (!found) await rollbackCreated(client, err, log);
@@ -219,7 +298,42 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     }
     for (const u of urls) log.info(`${u.service}:${u.port} → ${u.url}`);
 
+    const after = await phase('Check the PR again', () => checkAfterDeploy(client, guard));
+    if (after.outcome === 'remove') {
+      log.info(after.notice);
+      // A tombstone that is there already stays as it is; otherwise this run leaves one, as the down would.
+      await phase('Remove the environment', () =>
+        tearDown(client, {
+          namespace,
+          envId: ctx.envId,
+          event: ctx.event,
+          reason: after.tombstone?.reason ?? 'closed',
+          timeoutMs: inputs.readyTimeoutMs,
+          log,
+          phase: (_name, fn) => fn(),
+          now: ctx.now,
+          keepTombstone: after.tombstone,
+        }),
+      );
+      envExists = false;
+      return {
+        envId: ctx.envId,
+        id,
+        namespace,
+        created: !found,
+        ports,
+        urls: [],
+        objects: [],
+        dockerHost: manifests.dockerHost.metadata.name,
+        outcome: 'removed',
+        notice: after.notice,
+      };
+    }
+    if (after.outcome === 'superseded') log.info(after.notice);
+
     return {
+      outcome: after.outcome,
+      ...(after.outcome === 'superseded' ? { notice: after.notice, headSha: after.headSha } : {}),
       envId: ctx.envId,
       id,
       namespace,
@@ -235,6 +349,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
       dockerHost: manifests.dockerHost.metadata.name,
     };
   } finally {
+    await lock?.release({ remove: !envExists });
     client.close();
   }
 }

@@ -1,16 +1,30 @@
+/**
+ * The Docker bridge's deploy: tunnel → upload → compose build and up, on the environment's docker host.
+ *
+ * Faults during it: a Docker connection that the tunnel lost mid-stream fails the compose command that used
+ * it, so a compose step that failed while the tunnel counted a dropped connection is run once more (build and
+ * up are idempotent). A docker host pod that was replaced, or whose containers restarted, during the deploy
+ * took dockerd (and perhaps the uploaded files) with it: the pod is found again once it is ready, and the
+ * deploy runs once more from the Docker connection on.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { ActionError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { copyTarToPod } from '../kube/copy.js';
 import { execInPod } from '../kube/exec.js';
 import type { Log } from '../kube/log.js';
-import { dockerHostPod } from '../kube/pods.js';
-import { openTunnel, waitForDocker } from '../kube/tunnel.js';
-import { cleanDockerEnv } from '../util/process.js';
-import type { ComposeProject } from './model.js';
+import { getObject } from '../kube/objects.js';
+import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../kube/pods.js';
+import { retryOpening } from '../kube/retry.js';
+import { rec } from '../kube/shapes.js';
+import { openTunnel, type Tunnel, waitForDocker } from '../kube/tunnel.js';
+import type { KubeObject } from '../kube/types.js';
+import { waitForRollout } from '../kube/wait.js';
+import { type ComposeProject, composeEnv } from './model.js';
 import type { PreparedCompose } from './prepare.js';
-import { composeUp } from './run.js';
+import { type ComposeStepRunner, composeUp } from './run.js';
 import { type Manifest, planUpload, tarStream } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
@@ -60,56 +74,183 @@ export async function deployCompose(
   client: KubeClient,
   args: DeployComposeArgs,
 ): Promise<DeployComposeResult> {
-  const { log, phase, namespace } = args;
-  const pod = await dockerHostPod(client, { namespace, deploymentName: args.deploymentName });
-  const tunnel = await openTunnel(client, { namespace, pod: pod.name, log });
-  try {
-    await phase('Connect to Docker', async () => {
-      const v = await waitForDocker(tunnel, { timeoutMs: args.readyTimeoutMs, log });
-      log.info(`Docker ${v.version ?? ''} in pod ${pod.name}, through ${tunnel.url}`);
-    });
-    const env = cleanDockerEnv(process.env, tunnel.url);
-    const { prepared: rewritten } = args;
-
-    const plan = await phase('Upload the files', async () => {
-      const previous = await readManifest(client, namespace, pod, `${rewritten.remoteDir}/${MANIFEST}`);
-      const plan = await planUpload({
-        workingDirectory: rewritten.project.workingDirectory,
-        roots: rewritten.uploads,
-        previous,
-        allowOutside: args.allowOutside,
-      });
-      if (plan.totalBytes > LARGE_UPLOAD_BYTES) {
-        log.warning(
-          `The compose project binds ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB of files into its services; the largest: ${plan.largest.map((l) => `${l.dir} (${(l.bytes / 2 ** 20).toFixed(1)} MiB)`).join(', ')}.`,
-        );
-      }
-      // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream.
-      await copyTarToPod(client, {
-        namespace,
-        pod: pod.name,
-        container: pod.container,
-        dir: rewritten.remoteDir,
-        tar: () => tarStream(plan, MANIFEST),
-        log,
-      });
-      const files = plan.send.filter((e) => e.type === 'file').length;
-      log.info(
-        `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped.`,
-      );
-      return plan;
-    });
-
-    await phase('Build and start the services', () =>
-      composeUp({ project: rewritten.project, model: rewritten.model, env, log }),
+  const { log, namespace } = args;
+  let pod = await dockerHostPod(client, { namespace, deploymentName: args.deploymentName });
+  for (let round = 1; ; round++) {
+    const seen = await podIdentity(client, namespace, pod.name);
+    const tunnel = await openTunnel(client, { namespace, pod: pod.name, log });
+    let failure: unknown;
+    try {
+      return await deployTo(client, args, pod, tunnel, () => podChange(client, namespace, pod.name, seen));
+    } catch (err) {
+      failure = err;
+    } finally {
+      await tunnel.close();
+    }
+    const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
+    if (!change) throw failure;
+    log.warning(
+      `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
     );
-    return {
-      uploadedBytes: plan.sendBytes,
-      uploadedFiles: plan.send.filter((e) => e.type === 'file').length,
-      skippedFiles: plan.skippedFiles,
-    };
-  } finally {
-    await tunnel.close();
+    pod = await readyDockerHost(client, args);
+  }
+}
+
+async function deployTo(
+  client: KubeClient,
+  args: DeployComposeArgs,
+  pod: DockerHostPod,
+  tunnel: Tunnel,
+  podChanged: () => Promise<string | undefined>,
+): Promise<DeployComposeResult> {
+  const { log, phase, namespace } = args;
+  await phase('Connect to Docker', async () => {
+    const v = await waitForDocker(tunnel, { timeoutMs: args.readyTimeoutMs, log });
+    log.info(`Docker ${v.version ?? ''} in pod ${pod.name}, through ${tunnel.url}`);
+  });
+  const env = composeEnv(process.env, tunnel.url);
+  const { prepared: rewritten } = args;
+
+  const plan = await phase('Upload the files', async () => {
+    const previous = await readManifest(client, namespace, pod, `${rewritten.remoteDir}/${MANIFEST}`, log);
+    const plan = await planUpload({
+      workingDirectory: rewritten.project.workingDirectory,
+      roots: rewritten.uploads,
+      previous,
+      allowOutside: args.allowOutside,
+    });
+    if (plan.totalBytes > LARGE_UPLOAD_BYTES) {
+      log.warning(
+        `The compose project binds ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB of files into its services; the largest: ${plan.largest.map((l) => `${l.dir} (${(l.bytes / 2 ** 20).toFixed(1)} MiB)`).join(', ')}.`,
+      );
+    }
+    // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream.
+    await copyTarToPod(client, {
+      namespace,
+      pod: pod.name,
+      container: pod.container,
+      dir: rewritten.remoteDir,
+      tar: () => tarStream(plan, MANIFEST),
+      log,
+    });
+    const files = plan.send.filter((e) => e.type === 'file').length;
+    log.info(
+      `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped.`,
+    );
+    return plan;
+  });
+
+  await phase('Build and start the services', () =>
+    composeUp({
+      project: rewritten.project,
+      model: rewritten.model,
+      env,
+      log,
+      step: againAfterDrop(tunnel, log, podChanged),
+    }),
+  );
+  return {
+    uploadedBytes: plan.sendBytes,
+    uploadedFiles: plan.send.filter((e) => e.type === 'file').length,
+    skippedFiles: plan.skippedFiles,
+  };
+}
+
+/**
+ * A compose step that failed while the tunnel lost a connection is run once more: the failure is most likely
+ * the lost connection's. Not when the pod itself changed: the caller starts over on the new one.
+ */
+export function againAfterDrop(
+  tunnel: Pick<Tunnel, 'failures' | 'lastError'>,
+  log: Log,
+  podChanged: () => Promise<string | undefined> = async () => undefined,
+): ComposeStepRunner {
+  return async (step, fn) => {
+    const before = tunnel.failures();
+    try {
+      await fn();
+    } catch (err) {
+      const dropped = tunnel.failures() - before;
+      if (dropped === 0 || (await podChanged())) throw err;
+      const last = tunnel.lastError();
+      const why = last instanceof ActionError ? last.message : last?.message;
+      log.info(
+        `docker compose ${step} failed while ${dropped} connection(s) of the tunnel to the Docker host failed${why ? ` (last: ${why.split('\n')[0]})` : ''}; running it once more.`,
+      );
+      await fn();
+    }
+  };
+}
+
+/** What tells a replaced or restarted pod: its uid, and its containers' restarts. */
+interface PodIdentity {
+  uid?: string;
+  restarts: number;
+}
+
+function restartsOf(p: KubeObject): number {
+  const statuses = rec(p.status)?.containerStatuses;
+  if (!Array.isArray(statuses)) return 0;
+  return statuses.reduce((n: number, c: unknown) => {
+    const count = rec(c)?.restartCount;
+    return n + (typeof count === 'number' ? count : 0);
+  }, 0);
+}
+
+async function podIdentity(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<PodIdentity | undefined> {
+  try {
+    const p = await getObject(client, { apiVersion: 'v1', kind: 'Pod' }, namespace, name);
+    return p && { uid: p.metadata.uid, restarts: restartsOf(p) };
+  } catch {
+    // Without a reading to compare with, a later change cannot be told: the deploy just goes without it.
+    return undefined;
+  }
+}
+
+/** Why the pod is not the one the deploy started on any more, or undefined when it still is (or cannot tell). */
+async function podChange(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  seen: PodIdentity | undefined,
+): Promise<string | undefined> {
+  if (!seen) return undefined;
+  let p: KubeObject | undefined;
+  try {
+    p = await getObject(client, { apiVersion: 'v1', kind: 'Pod' }, namespace, name);
+  } catch {
+    return undefined;
+  }
+  if (!p) return `The docker host pod ${name} was deleted`;
+  if (p.metadata.uid !== seen.uid) return `The docker host pod ${name} was replaced`;
+  if (p.metadata.deletionTimestamp) return `The docker host pod ${name} is being deleted`;
+  const restarts = restartsOf(p);
+  if (restarts > seen.restarts)
+    return `A container of the docker host pod ${name} restarted (${restarts - seen.restarts} time(s))`;
+  return undefined;
+}
+
+/** The Deployment rolled out and its pod Ready again, within the ready timeout. */
+async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Promise<DockerHostPod> {
+  const deadline = Date.now() + args.readyTimeoutMs;
+  for (;;) {
+    await waitForRollout(client, {
+      namespace: args.namespace,
+      name: args.deploymentName,
+      timeoutMs: Math.max(1000, deadline - Date.now()),
+      log: args.log,
+    });
+    try {
+      return await dockerHostPod(client, { namespace: args.namespace, deploymentName: args.deploymentName });
+    } catch (err) {
+      // The rollout status can lag behind a pod that just went away.
+      if (!(err instanceof PodNotFoundError) || Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 }
 
@@ -118,16 +259,24 @@ async function readManifest(
   namespace: string,
   pod: { name: string; container: string },
   file: string,
+  log: Log,
 ): Promise<Manifest | undefined> {
-  const out = collect();
+  let out = collect();
   try {
-    const r = await execInPod(client, {
-      namespace,
-      pod: pod.name,
-      container: pod.container,
-      command: ['cat', file],
-      stdout: out.stream,
-    });
+    const r = await retryOpening(
+      `read ${file} in pod ${pod.name}`,
+      () => {
+        out = collect();
+        return execInPod(client, {
+          namespace,
+          pod: pod.name,
+          container: pod.container,
+          command: ['cat', file],
+          stdout: out.stream,
+        });
+      },
+      { log },
+    );
     return r.exitCode === 0 ? (JSON.parse(out.text()) as Manifest) : undefined;
   } catch {
     // A first deploy has none, and a damaged one only costs a full upload.

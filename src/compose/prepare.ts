@@ -1,7 +1,15 @@
 import type { Log } from '../kube/log.js';
-import { cleanDockerEnv } from '../util/process.js';
-import { type ComposeModel, type ComposeProject, loadComposeModel } from './model.js';
-import { rewriteForDockerHost } from './rewrite.js';
+import {
+  type ComposeModel,
+  type ComposeProject,
+  composeEnv,
+  filesReadByCompose,
+  loadComposeModel,
+  projectFiles,
+} from './model.js';
+import { type ComposePolicy, checkComposePolicy } from './policy.js';
+import { checkRunnerReads, rewriteForDockerHost } from './rewrite.js';
+import { checkUploadRoots } from './upload.js';
 import { pinPorts, type ServicePort } from './urls.js';
 
 /** The compose project as it will run on the docker host: read, rewritten and with its ports pinned. */
@@ -17,19 +25,30 @@ export interface PreparedCompose {
 }
 
 /**
- * Runs before anything is applied: a compose file that does not parse, or a bind mount outside the working
- * directory, fails the run while the cluster is untouched, and the published ports are known to the template.
- * `docker compose config` reads files only, so no Docker engine is needed yet.
+ * Runs before anything is applied: a compose file that does not parse, a path outside the working directory or
+ * a service the compose policy refuses fails the run while the cluster is untouched, and the published ports are
+ * known to the template. `docker compose config` reads files only, so no Docker engine is needed yet.
  */
 export async function prepareCompose(
   project: ComposeProject,
-  opts: { allowOutside: boolean; log: Log },
+  opts: { allowOutside: boolean; log: Log; policy?: ComposePolicy },
 ): Promise<PreparedCompose> {
-  const model = await loadComposeModel(project, cleanDockerEnv(process.env));
-  opts.log.info(`Services: ${Object.keys(model.services).join(', ')}`);
-  const rewritten = rewriteForDockerHost(model, {
+  const env = composeEnv(process.env);
+  const rewriteOpts = {
     workingDirectory: project.workingDirectory,
     envId: project.projectName,
+    allowOutside: opts.allowOutside,
+  };
+  // Before compose reads them: the project's own files, then the env files that reading the model would read.
+  checkRunnerReads(projectFiles(project), rewriteOpts);
+  checkRunnerReads(await filesReadByCompose(project, env), rewriteOpts);
+  const model = await loadComposeModel(project, env);
+  opts.log.info(`Services: ${Object.keys(model.services).join(', ')}`);
+  checkComposePolicy(model, opts.policy ?? 'permissive');
+  const rewritten = rewriteForDockerHost(model, rewriteOpts);
+  await checkUploadRoots({
+    workingDirectory: project.workingDirectory,
+    roots: rewritten.uploads,
     allowOutside: opts.allowOutside,
   });
   const pinned = pinPorts(rewritten.model);

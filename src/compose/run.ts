@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ActionError } from '../errors.js';
 import type { Log } from '../kube/log.js';
 import { runProcess } from '../util/process.js';
@@ -12,7 +13,15 @@ export interface ComposeRunOptions {
   log: Log;
   run?: typeof runProcess;
   signal?: AbortSignal;
+  /**
+   * Runs each step (`build`, then `up`); a step rejects with its ActionError. Both steps are idempotent, so a
+   * caller may run one again (deploy.ts does when the tunnel dropped a connection during it).
+   */
+  step?: ComposeStepRunner;
 }
+
+export type ComposeStep = 'build' | 'up';
+export type ComposeStepRunner = (step: ComposeStep, fn: () => Promise<void>) => Promise<void>;
 
 function baseArgs(p: ComposeProject): string[] {
   return ['compose', ...projectArgs(p, { modelOnStdin: true })];
@@ -24,7 +33,20 @@ function hasHealthchecks(model: ComposeModel): boolean {
 
 /** `build`, then `up -d --remove-orphans` (with `--wait` when a service has a health check). */
 export async function composeUp(opts: ComposeRunOptions): Promise<void> {
+  // Build output is the PR's text: a `RUN echo "::set-output ..."` (or `##[...]`) line would otherwise be read by
+  // the runner as a workflow command. The runner ignores commands between these markers.
+  const resume = randomUUID();
+  opts.log.info(`::stop-commands::${resume}`);
+  try {
+    await composeSteps(opts);
+  } finally {
+    opts.log.info(`::${resume}::`);
+  }
+}
+
+async function composeSteps(opts: ComposeRunOptions): Promise<void> {
   const run = opts.run ?? runProcess;
+  const step: ComposeStepRunner = opts.step ?? ((_step, fn) => fn());
   const input = JSON.stringify(opts.model);
   const common = {
     cwd: opts.project.workingDirectory,
@@ -33,21 +55,25 @@ export async function composeUp(opts: ComposeRunOptions): Promise<void> {
     signal: opts.signal,
     onLine: (line: string) => opts.log.info(line),
   };
-  const build = await run('docker', [...baseArgs(opts.project), 'build'], common);
-  if (build.code !== 0) {
-    throw new ActionError(`docker compose build failed:\n${build.stderrTail.join('\n')}`, {
-      hint: "The build runs on the environment's Docker host; the lines above show the failing step.",
-      logs: build.stderrTail.join('\n'),
-    });
-  }
+  await step('build', async () => {
+    const build = await run('docker', [...baseArgs(opts.project), 'build'], common);
+    if (build.code !== 0) {
+      throw new ActionError(`docker compose build failed:\n${build.stderrTail.join('\n')}`, {
+        hint: "The build runs on the environment's Docker host; the lines above show the failing step.",
+        logs: build.stderrTail.join('\n'),
+      });
+    }
+  });
   const upArgs = ['up', '--detach', '--remove-orphans', ...(hasHealthchecks(opts.model) ? ['--wait'] : [])];
-  const up = await run('docker', [...baseArgs(opts.project), ...upArgs], common);
-  if (up.code !== 0) {
-    const diagnosis = await composeDiagnosis(opts, run);
-    throw new ActionError(`docker compose up failed:\n${up.stderrTail.join('\n')}${diagnosis}`, {
-      logs: diagnosis.trim() || up.stderrTail.join('\n'),
-    });
-  }
+  await step('up', async () => {
+    const up = await run('docker', [...baseArgs(opts.project), ...upArgs], common);
+    if (up.code !== 0) {
+      const diagnosis = await composeDiagnosis(opts, run);
+      throw new ActionError(`docker compose up failed:\n${up.stderrTail.join('\n')}${diagnosis}`, {
+        logs: diagnosis.trim() || up.stderrTail.join('\n'),
+      });
+    }
+  });
 }
 
 /** `ps` and the last log lines of every service that is not running, for the error and the PR comment. */
@@ -57,6 +83,7 @@ async function composeDiagnosis(opts: ComposeRunOptions, run: typeof runProcess)
   const ps = await run('docker', [...args, 'ps', '--all', '--format', 'json'], {
     ...common,
     captureStdout: true,
+    timeoutMs: 30_000,
   });
   const rows = ps.stdout
     .split('\n')
@@ -68,9 +95,11 @@ async function composeDiagnosis(opts: ComposeRunOptions, run: typeof runProcess)
     : '';
   for (const r of broken) {
     if (!r.Service) continue;
-    const logs = await run('docker', [...args, 'logs', '--no-color', '--tail', '20', r.Service], {
+    // `--`: compose accepts service names such as `--follow`, which would make this wait for ever.
+    const logs = await run('docker', [...args, 'logs', '--no-color', '--tail', '20', '--', r.Service], {
       ...common,
       captureStdout: true,
+      timeoutMs: 30_000,
     });
     out += `\nLast log lines of ${r.Service}:\n${logs.stdout.trimEnd()}`;
   }

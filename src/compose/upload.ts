@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { lstat, opendir, readlink, realpath } from 'node:fs/promises';
+import { lstat, opendir, readdir, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ActionError } from '../errors.js';
+import { followLinks, outsideProblem } from './rewrite.js';
 
 /** What was uploaded last time, kept in the docker host next to the files: relative path → size and mtime. */
 export type Manifest = Record<string, { size: number; mtimeMs: number }>;
@@ -79,9 +80,9 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
     });
     if (!st) return;
     if (st.isSymbolicLink()) {
-      const target = await realpath(local).catch(() => undefined);
-      if (target && !isInside(wd, target) && !opts.allowOutside) {
-        problems.push(`${local} is a symlink to ${target}, outside the working directory`);
+      const problem = opts.allowOutside ? undefined : linkProblem(local, wd);
+      if (problem) {
+        problems.push(problem);
         return;
       }
       entries.push({
@@ -120,6 +121,12 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
 
   for (const root of opts.roots) {
     const local = path.isAbsolute(root) ? root : path.join(opts.workingDirectory, root);
+    // lstat looks at the last name only: `conf/x` under a `conf` linked to /etc is /etc/x.
+    const problem = opts.allowOutside ? undefined : outsideProblem(local, opts.workingDirectory);
+    if (problem) {
+      problems.push(problem);
+      continue;
+    }
     // Parent directories of a root are created by tar from the entry names.
     await visit(local);
   }
@@ -192,4 +199,57 @@ export function tarStream(plan: UploadPlan, manifestName = '.preevy-upload-manif
   })();
   // tar-stream packs with streamx; callers get a Node stream (async iteration keeps the backpressure).
   return Readable.from(p);
+}
+
+/**
+ * A symlink in the upload leads outside the working directory (`wd`: real): followed as far as it exists, and a
+ * dangling one by its text, since the docker host follows it in its own filesystem when it is a bind source.
+ */
+function linkProblem(local: string, wd: string): string | undefined {
+  const target = followLinks(local);
+  if (target === undefined) return `${local} is a symlink loop`;
+  return isInside(wd, target)
+    ? undefined
+    : `${local} is a symlink to ${target}, outside the working directory`;
+}
+
+const UPLOAD_HINT =
+  'Create the missing files, or replace links that leave the working directory (or set `allow-outside-paths: true` if this repository trusts its PRs).';
+
+/**
+ * planUpload's refusals, found before anything is applied: missing roots, and symlinks leading outside the
+ * working directory. Names only, no stat of plain files, so the walk is cheap next to the upload's own.
+ */
+export async function checkUploadRoots(opts: Omit<PlanOptions, 'previous'>): Promise<void> {
+  if (opts.allowOutside) return;
+  const wd = await realpath(opts.workingDirectory);
+  const problems: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const d of await readdir(dir, { withFileTypes: true })) {
+      const local = path.join(dir, d.name);
+      if (d.isSymbolicLink()) {
+        const problem = linkProblem(local, wd);
+        if (problem) problems.push(problem);
+      } else if (d.isDirectory()) await walk(local);
+    }
+  };
+  for (const root of opts.roots) {
+    const local = path.isAbsolute(root) ? root : path.join(opts.workingDirectory, root);
+    const problem = outsideProblem(local, opts.workingDirectory);
+    if (problem) {
+      problems.push(problem);
+      continue;
+    }
+    const st = await lstat(local).catch(() => undefined);
+    if (!st) problems.push(`${local} does not exist (compose would bind-mount an empty directory instead)`);
+    else if (st.isSymbolicLink()) {
+      const linked = linkProblem(local, wd);
+      if (linked) problems.push(linked);
+    } else if (st.isDirectory()) await walk(local);
+  }
+  if (problems.length > 0) {
+    throw new ActionError(`Cannot upload the compose project's files:\n  - ${problems.join('\n  - ')}`, {
+      hint: UPLOAD_HINT,
+    });
+  }
 }

@@ -93,7 +93,11 @@ export function serviceUrls(
       } catch {
         throw new ActionError(`url-template "${opts.template}" gives "${url}", which is not a URL`);
       }
-      parsed.hostname = parsed.hostname.split('.').map(shortenLabel).join('.');
+      // A service named `..` or `__` (compose accepts both) leaves `-80-...`: a label may not start or end with `-`.
+      parsed.hostname = parsed.hostname
+        .split('.')
+        .map((l) => shortenLabel(l.replace(/^-+|-+$/g, '')))
+        .join('.');
       return {
         service: p.service,
         port: p.target,

@@ -4,7 +4,7 @@ import type { ServiceUrl } from '../compose/urls.js';
 import { TemplateError } from '../errors.js';
 import { codeBlock, mdLink, mdText, tail } from './markdown.js';
 
-export type EnvState = 'deploying' | 'ready' | 'failed' | 'deleted';
+export type EnvState = 'deploying' | 'ready' | 'failed' | 'deleted' | 'superseded';
 
 export interface PhaseTiming {
   name: string;
@@ -25,6 +25,8 @@ export interface EnvReport {
   error?: string;
   /** The last log lines of the failing services or build, for `failed`. */
   logs?: string;
+  /** For `superseded`: the PR's head now, whose run updates the environment. */
+  newerSha?: string;
   at: Date;
 }
 
@@ -38,6 +40,7 @@ const TITLE: Record<EnvState, string> = {
   ready: '✅ The preview environment is ready',
   failed: '❌ The preview environment failed to deploy',
   deleted: '🗑️ The preview environment was deleted',
+  superseded: '⏩ A newer commit is deploying',
 };
 
 export function seconds(ms: number): string {
@@ -88,6 +91,10 @@ export function commentBody(r: EnvReport): string {
     lines.push(
       'The next push retries. The environment, if it was created, stays for inspection until the PR closes.',
     );
+  } else if (r.state === 'superseded') {
+    lines.push(
+      `This run deployed commit \`${(r.sha ?? 'unknown').slice(0, 12)}\`, and the PR's head is now \`${(r.newerSha ?? 'unknown').slice(0, 12)}\`: its run updates the environment, and this comment when it is ready.`,
+    );
   } else if (r.state === 'deploying') {
     lines.push(`Started at ${r.at.toISOString()}. This comment is updated when the deploy ends.`);
   } else {
@@ -122,6 +129,7 @@ export function customCommentBody(file: string, r: EnvReport): string {
       phases: r.phases.length ? phaseLine(r.phases) : '',
       error: r.error ? codeBlock(tail(r.error, 40, 6_000)) : '',
       logs: r.logs ? codeBlock(tail(r.logs, 60)) : '',
+      newerSha: r.newerSha ?? '',
       at: r.at.toISOString(),
     });
     return `${commentMarker(r.envId)}\n${body}`;

@@ -42,7 +42,12 @@ export async function finishDeployment(
   api: GitHubApi,
   t: DeploymentTarget,
   id: number,
-  opts: { state: 'success' | 'failure'; environmentUrl?: string; logUrl?: string; description?: string },
+  opts: {
+    state: 'success' | 'failure' | 'inactive';
+    environmentUrl?: string;
+    logUrl?: string;
+    description?: string;
+  },
 ): Promise<void> {
   await api.rest.repos.createDeploymentStatus({
     owner: t.owner,

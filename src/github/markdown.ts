@@ -3,8 +3,18 @@
  * the job summary only through these functions, so it cannot add links, images, mentions, HTML or table cells.
  */
 
-/** Inline text: markdown and HTML metacharacters escaped, line breaks flattened, mentions defused. */
+/** Inline text: markdown and HTML metacharacters escaped, line breaks flattened, mentions and autolinks defused. */
 export function mdText(text: string): string {
+  return (
+    escapeInline(text)
+      // GitHub links `www.x.y` and `scheme://...` in plain text; `www.evil.com` is a valid compose service name.
+      .replace(/(www)\./gi, '$1\u200d.')
+      .replace(/:\/\//g, ':\u200d//')
+  );
+}
+
+/** The text of a link is no autolink: it keeps its `://` as is. */
+function escapeInline(text: string): string {
   return (
     text
       .replace(/[\r\n]+/g, ' ')
@@ -37,7 +47,7 @@ export function mdLink(url: string, label = url): string {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return mdText(url);
     // The text as given (URL's toString would add a trailing slash), with what ends a link target encoded.
-    return `[${mdText(label)}](${url.replace(/[()\s<>]/g, encodeURIComponent)})`;
+    return `[${escapeInline(label)}](${url.replace(/[()\s<>]/g, encodeURIComponent)})`;
   } catch {
     return mdText(url);
   }

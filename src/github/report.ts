@@ -68,6 +68,12 @@ export class PrReporter {
     await this.finish('failure', undefined, error.split('\n')[0]);
   }
 
+  /** Deployed, but the PR's head moved on meanwhile: not ready, and this commit's deployment is retired. */
+  async superseded(newerSha: string, phases: PhaseTiming[]): Promise<void> {
+    await this.comment({ state: 'superseded', urls: [], phases, newerSha });
+    await this.finish('inactive', undefined, `Superseded by ${newerSha.slice(0, 12)}`);
+  }
+
   async deleted(): Promise<void> {
     await this.comment({ state: 'deleted', urls: [], phases: [] });
     const { api, environment } = this.o;
@@ -114,7 +120,7 @@ export class PrReporter {
   }
 
   private async finish(
-    state: 'success' | 'failure',
+    state: 'success' | 'failure' | 'inactive',
     environmentUrl?: string,
     description?: string,
   ): Promise<void> {

@@ -25,6 +25,7 @@ import type { KubeClient } from './client.js';
 import { collectionPath, objectPath, requireResource } from './discovery.js';
 import { httpStatusOf, isNotFound, statusReasonOf, toKubeError } from './errors.js';
 import { type Log, noopLog } from './log.js';
+import { followsUncertainAttempt } from './retry.js';
 import { type KubeObject, objectRef, type TypeRef } from './types.js';
 
 export type ApplyAction = 'created' | 'changed' | 'unchanged';
@@ -172,6 +173,7 @@ async function applyOne(client: KubeClient, obj: KubeObject, opts: ApplyOptions)
   }
 
   // Client-side: create, or patch what exists.
+  let createdByRetry = false;
   try {
     const { body } = await client.request<KubeObject>({
       method: 'POST',
@@ -183,6 +185,8 @@ async function applyOne(client: KubeClient, obj: KubeObject, opts: ApplyOptions)
     return summary(body, type, namespace, 'created');
   } catch (err) {
     if (!(httpStatusOf(err) === 409 && statusReasonOf(err) === 'AlreadyExists')) throw fail(err);
+    // The create was retried after an attempt whose answer was lost: that attempt may have created it.
+    createdByRetry = !opts.dryRun && followsUncertainAttempt(err);
   }
 
   let patchType = BUILT_IN_GROUPS.has(groupOf(type.apiVersion)) ? SMP_CONTENT_TYPE : MERGE_CONTENT_TYPE;
@@ -204,6 +208,13 @@ async function applyOne(client: KubeClient, obj: KubeObject, opts: ApplyOptions)
   }
   for (let attempt = 1; ; attempt++) {
     const current = await read();
+    if (createdByRetry && current.obj) {
+      // Ours when it carries exactly the labels and annotations just sent: a first deploy's are new (a fresh
+      // instance id, the creation time), so an older object never matches them. Reporting it "created" keeps
+      // it in the rollback of a first deploy that fails later.
+      createdByRetry = sameStamp(current.obj, desired);
+      if (createdByRetry) log.debug(`${ref}: created by an earlier attempt of the retried create`);
+    }
     if (!current.obj) {
       // Deleted between our POST and GET (an old environment finishing its deletion): report it.
       throw new KubeApiError(
@@ -228,8 +239,11 @@ async function applyOne(client: KubeClient, obj: KubeObject, opts: ApplyOptions)
         body: patch,
         signal: opts.signal,
       });
-      const action: ApplyAction =
-        body.metadata.resourceVersion === current.obj.metadata.resourceVersion ? 'unchanged' : 'changed';
+      const action: ApplyAction = createdByRetry
+        ? 'created'
+        : body.metadata.resourceVersion === current.obj.metadata.resourceVersion
+          ? 'unchanged'
+          : 'changed';
       return summary(body, type, namespace, action);
     } catch (err) {
       const code = httpStatusOf(err);
@@ -246,6 +260,21 @@ async function applyOne(client: KubeClient, obj: KubeObject, opts: ApplyOptions)
       throw fail(err);
     }
   }
+}
+
+function sameEntries(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ea = Object.entries(a ?? {});
+  return ea.length === Object.keys(b ?? {}).length && ea.every(([k, v]) => b?.[k] === v);
+}
+
+/** Every label and annotation of `desired` is on `current` with the same value, and there are no others. */
+function sameStamp(current: KubeObject, desired: KubeObject): boolean {
+  return (
+    sameEntries(desired.metadata.labels, current.metadata.labels) &&
+    Object.entries(desired.metadata.annotations ?? {}).every(
+      ([k, v]) => current.metadata.annotations?.[k] === v,
+    )
+  );
 }
 
 function appliedList(applied: AppliedObject[]): string {

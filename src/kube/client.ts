@@ -25,9 +25,10 @@ import {
 } from '@kubernetes/client-node';
 import { InputError } from '../errors.js';
 import { type Scope, scopeOf } from './discovery.js';
-import { isNotFound, toKubeError } from './errors.js';
+import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
 import { type KubeLog, noopLog } from './log.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from './retry.js';
 import { type TypeRef, typeKey } from './types.js';
 
 export { secretsOf } from './kubeconfig.js';
@@ -73,6 +74,12 @@ export interface KubeClient {
    * A JSON request. Resolves for 2xx with the parsed body; rejects with client-node's `ApiException`
    * (`.code`, `.body` = response text) for other statuses, and with the fetch error for network failures.
    * Callers turn both into KubeApiError with `toKubeError`.
+   *
+   * Transient failures (429, 5xx, dropped connections) are retried within the client's retry policy (see
+   * retry.ts), for every method: GET, PATCH (server-side apply) and DELETE are idempotent, and a POST that
+   * fails after an attempt whose outcome is unknown rejects with an error marked `followsUncertainAttempt`.
+   * One exception to "2xx only": a DELETE answered 404 after such an attempt resolves with status 404, since
+   * the object is gone, which is what the caller asked for.
    */
   request<T = unknown>(req: KubeRequest): Promise<KubeResponse<T>>;
   /** Discovery, cached per client: the resource serving `type`, or undefined if the cluster does not serve it. */
@@ -94,6 +101,8 @@ export interface ConnectArgs {
   log?: KubeLog;
   /** Per-request timeout, default 30 s. */
   requestTimeoutMs?: number;
+  /** How transient failures are retried; default DEFAULT_RETRY_POLICY (60 s, 8 attempts per call). */
+  retry?: Partial<RetryPolicy>;
 }
 
 const USER_AGENT = 'preevy-kube-action';
@@ -115,11 +124,36 @@ class DiscoveryApi extends KubernetesObjectApi {
  */
 export function createKubeClient(
   kc: KubeConfig,
-  opts: { server: string; namespace: string; requestTimeoutMs?: number; log?: KubeLog },
+  opts: {
+    server: string;
+    namespace: string;
+    requestTimeoutMs?: number;
+    log?: KubeLog;
+    retry?: Partial<RetryPolicy>;
+  },
 ): KubeClient {
   const log = opts.log ?? noopLog;
   const server = opts.server.replace(/\/+$/, '');
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
+  // Until the server has answered once, a refused connection means a wrong address more often than a restart.
+  let reached = false;
+  const retrying = <T>(
+    what: string,
+    fn: (remainingMs: number, uncertain: boolean) => Promise<T>,
+    signal?: AbortSignal,
+  ) =>
+    withRetry(
+      async ({ remainingMs, uncertain }) => {
+        try {
+          return await fn(remainingMs, uncertain);
+        } catch (err) {
+          if (httpStatusOf(err) !== undefined) reached = true;
+          throw err;
+        }
+      },
+      { what, policy, log, signal, reachedServer: () => reached },
+    );
 
   // client-node builds a new undici Agent (a new connection pool, a new TLS handshake) for every request.
   // Keep the first one and reuse it: the TLS material of a kubeconfig does not change during a run.
@@ -154,7 +188,11 @@ export function createKubeClient(
   const discoveryApi = new DiscoveryApi(configuration);
   const discovered = new Map<string, Promise<ApiResource | undefined>>();
 
-  const request = async <T>(req: KubeRequest): Promise<KubeResponse<T>> => {
+  const attempt = async <T>(
+    req: KubeRequest,
+    remainingMs: number,
+    uncertain: boolean,
+  ): Promise<KubeResponse<T>> => {
     const ctx = configuration.baseServer.makeRequestContext(req.path, req.method);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) ctx.setQueryParam(k, String(v));
@@ -164,17 +202,22 @@ export function createKubeClient(
       ctx.setBody(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
     }
     await kc.applySecurityAuthentication(ctx);
-    prepare(ctx, req.timeoutMs ?? timeoutMs, req.signal);
+    // The budget bounds the call, so the last attempt gets only what is left of it (and at least a second).
+    prepare(ctx, Math.max(1000, Math.min(req.timeoutMs ?? timeoutMs, remainingMs)), req.signal);
     const rsp = await configuration.httpApi.send(ctx).toPromise();
+    reached = true;
     const text = await rsp.body.text();
+    if (rsp.httpStatusCode === 404 && req.method === 'DELETE' && uncertain) {
+      log.debug(`${req.method} ${req.path}: 404 after an attempt whose answer was lost: deleted by it`);
+      return { status: 404, body: undefined as T };
+    }
     if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) {
-      const contentType = rsp.headers['content-type'];
-      throw new ApiException<string>(
-        rsp.httpStatusCode,
-        `${req.method} ${req.path}`,
-        text,
-        contentType ? { 'content-type': contentType } : {},
-      );
+      const headers: Record<string, string> = {};
+      for (const name of ['content-type', 'retry-after']) {
+        const v = rsp.headers[name];
+        if (v) headers[name] = v;
+      }
+      throw new ApiException<string>(rsp.httpStatusCode, `${req.method} ${req.path}`, text, headers);
     }
     let body: unknown = text;
     if (text.trim().startsWith('{') || text.trim().startsWith('[')) body = JSON.parse(text);
@@ -182,9 +225,20 @@ export function createKubeClient(
     return { status: rsp.httpStatusCode, body: body as T };
   };
 
+  const request = <T>(req: KubeRequest): Promise<KubeResponse<T>> =>
+    retrying(
+      `${req.method} ${req.path}`,
+      (remainingMs, uncertain) => attempt<T>(req, remainingMs, uncertain),
+      req.signal,
+    );
+
   const lookup = async (type: TypeRef): Promise<ApiResource | undefined> => {
     try {
-      const r = await discoveryApi.lookup(type.apiVersion, type.kind);
+      const r = await retrying(`discover ${typeKey(type)}`, async () => {
+        const found = await discoveryApi.lookup(type.apiVersion, type.kind);
+        reached = true;
+        return found;
+      });
       if (!r) return undefined;
       return { name: r.name, kind: r.kind, namespaced: r.namespaced, verbs: r.verbs ?? [] };
     } catch (err) {
@@ -264,11 +318,25 @@ export async function connect(args: ConnectArgs): Promise<KubeClient> {
     namespace: args.namespace,
     requestTimeoutMs: args.requestTimeoutMs,
     log,
+    retry: args.retry,
   });
 
   let version: string;
   try {
-    version = await serverVersion(client);
+    let answered = false;
+    version = await withRetry(
+      () =>
+        serverVersion(client).catch((err: unknown) => {
+          if (httpStatusOf(err) !== undefined) answered = true;
+          throw err;
+        }),
+      {
+        what: 'GET /version',
+        policy: { ...DEFAULT_RETRY_POLICY, ...args.retry },
+        log,
+        reachedServer: () => answered,
+      },
+    );
   } catch (err) {
     await client.close();
     throw toKubeError(err, `Connecting to ${loaded.server} (context "${loaded.contextName}")`, {

@@ -14,6 +14,7 @@ import { ActionError } from '../errors.js';
 import type { KubeClient } from './client.js';
 import { ExecError, ExecProtocolV4, type ExecResult, execInPod, lengthPrefixedCommand } from './exec.js';
 import { type Log, noopLog } from './log.js';
+import { retryOpening } from './retry.js';
 
 /**
  * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads
@@ -76,7 +77,7 @@ function metered(
   };
   async function* chunks(): AsyncGenerator<Buffer> {
     let held: Buffer | undefined;
-    for await (const chunk of open()) {
+    for await (const chunk of quiet(open())) {
       const buf = buffer(chunk);
       total += buf.length;
       if (expected === undefined) {
@@ -90,14 +91,23 @@ function metered(
     if (expected !== undefined && total !== expected) throw mismatch(String(total));
     if (held) yield held;
   }
-  return { stream: Readable.from(chunks()), bytes: () => total, changed: () => changed };
+  return { stream: quiet(Readable.from(chunks())), bytes: () => total, changed: () => changed };
+}
+
+/**
+ * Leaving a `for await` early destroys the stream, which then emits an AbortError; once the loop is gone
+ * nothing listens, and it would be an uncaught exception. Errors during the loop still reach it.
+ */
+function quiet(stream: Readable): Readable {
+  stream.on('error', () => {});
+  return stream;
 }
 
 /** The length of the archive, read through without keeping it. */
 async function measure(open: () => Readable): Promise<number> {
   let n = 0;
   try {
-    for await (const chunk of open()) n += buffer(chunk).length;
+    for await (const chunk of quiet(open())) n += buffer(chunk).length;
   } catch (err) {
     // On v5 the same failure surfaces from the exec's stdin; here nothing has been sent yet.
     throw new ActionError(
@@ -118,11 +128,23 @@ export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promi
   const log = args.log ?? noopLog;
   const command = ['sh', '-c', EXTRACT, 'sh', dir];
 
-  const first = metered(args.tar);
+  const what = `copy into ${dir} of pod ${pod}`;
+  let first = metered(args.tar);
   let result: ExecResult;
   let bytes: number;
   try {
-    result = await execInPod(client, { namespace, pod, container, command, stdin: first.stream });
+    // A refused opening read nothing of the archive; a retry gets a fresh one all the same.
+    result = await retryOpening(
+      what,
+      ({ attempt }) => {
+        if (attempt > 1) {
+          first.stream.destroy();
+          first = metered(args.tar);
+        }
+        return execInPod(client, { namespace, pod, container, command, stdin: first.stream });
+      },
+      { log },
+    );
     bytes = first.bytes();
   } catch (err) {
     first.stream.destroy();
@@ -132,16 +154,26 @@ export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promi
     );
     const length = await measure(args.tar);
     log.debug(`copy into pod ${pod}: archive of ${length} bytes, sent behind head -c`);
-    const second = metered(args.tar, length);
+    let second = metered(args.tar, length);
     try {
-      result = await execInPod(client, {
-        namespace,
-        pod,
-        container,
-        command: lengthPrefixedCommand(command, length),
-        stdin: second.stream,
-        stdinLength: length,
-      });
+      result = await retryOpening(
+        what,
+        ({ attempt }) => {
+          if (attempt > 1) {
+            second.stream.destroy();
+            second = metered(args.tar, length);
+          }
+          return execInPod(client, {
+            namespace,
+            pod,
+            container,
+            command: lengthPrefixedCommand(command, length),
+            stdin: second.stream,
+            stdinLength: length,
+          });
+        },
+        { log },
+      );
     } catch (err2) {
       throw second.changed() ?? explain(err2, args);
     } finally {

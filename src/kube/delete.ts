@@ -12,6 +12,9 @@
  * A delete carries a uid precondition, so only the object that was listed is deleted, never a newer one of
  * the same name.
  *
+ * The environment's lock (a Lease) and a tombstone carry its label too, and are skipped: the lock's holder
+ * releases it, and a tombstone must outlive the environment (src/kube/lock.ts, src/kube/tombstone.ts).
+ *
  * Failures (403 on list or delete, API errors) are collected and reported once at the end; 404 means
  * already gone; kinds the cluster does not serve are skipped. Running it twice is harmless.
  */
@@ -21,9 +24,11 @@ import type { ApiResource, KubeClient } from './client.js';
 import { objectPath } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { assertEnvId } from './find.js';
+import { isLockObject } from './lock.js';
 import { type Log, noopLog } from './log.js';
 import { listObjects } from './objects.js';
 import { controllerOf } from './shapes.js';
+import { isTombstone } from './tombstone.js';
 import { type KubeObject, type TypeRef, typeKey } from './types.js';
 
 /** Kinds looked for even when the docker host's `preevy.dev/all-types` does not list them. */
@@ -105,11 +110,13 @@ export function deletionTypes(recorded: readonly TypeRef[]): TypeRef[] {
     .map((x) => x.t);
 }
 
-export type Disposition = 'delete' | 'foreign' | 'owned' | 'terminating';
+export type Disposition = 'delete' | 'foreign' | 'owned' | 'terminating' | 'bookkeeping';
 
 /** What to do with one listed object. Pure. */
 export function dispositionOf(o: KubeObject, envId: string): Disposition {
   if (o.metadata.labels?.[LABELS.envId] !== envId) return 'foreign';
+  // The lock is released by its holder at the end, and the tombstone must outlive the environment.
+  if (isLockObject(o) || isTombstone(o)) return 'bookkeeping';
   if (controllerOf(o)) return 'owned';
   if (o.metadata.deletionTimestamp) return 'terminating';
   return 'delete';
@@ -228,6 +235,9 @@ export async function deleteEnvironment(
           continue;
         case 'owned':
           log.debug(`${ref}: removed with its owner ${controllerOf(o)?.kind}/${controllerOf(o)?.name}`);
+          continue;
+        case 'bookkeeping':
+          log.debug(`${ref}: the environment's lock or tombstone; left alone`);
           continue;
         case 'terminating':
           log.info(`${ref} is already being deleted`);

@@ -35,8 +35,6 @@ const CH_CLOSE = 255;
 
 /** Stop reading stdin while more than this is queued in the WebSocket. */
 const HIGH_WATER = 1024 * 1024;
-/** Largest stdin frame; bigger chunks are split. */
-const MAX_FRAME = 256 * 1024;
 const STDERR_TAIL = 4096;
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
@@ -179,13 +177,6 @@ export function exitCodeOf(status: KubeStatus, stderrTail: string): number {
   });
 }
 
-function frame(channel: number, data: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(data.length + 1);
-  out[0] = channel;
-  data.copy(out, 1);
-  return out;
-}
-
 /**
  * Run a command in a container and wait for its exit status. Resolves with the exit code (non-zero is not an
  * error here: the caller decides); rejects with KubeApiError (upgrade refused, unreachable), ExecProtocolV4
@@ -313,13 +304,6 @@ function run(ws: WebSocket, protocol: string, args: ExecArgs, what: string): Pro
   });
 }
 
-/** Wait until `ws` has flushed what was queued before this call (the send callback). */
-function sent(ws: WebSocket, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ws.send(data, { binary: true }, (err) => (err ? reject(err) : resolve()));
-  });
-}
-
 async function pump(
   ws: WebSocket,
   stdin: Readable,
@@ -328,22 +312,120 @@ async function pump(
   done: () => boolean,
 ): Promise<void> {
   let total = 0;
+  const out = channelSender(ws, CH_STDIN);
+  // Settles when the last byte written so far is on the socket.
   let last: Promise<void> = Promise.resolve();
   for await (const chunk of stdin) {
     if (done() || ws.readyState !== WebSocket.OPEN) return;
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-    for (let off = 0; off < buf.length; off += MAX_FRAME) {
-      const part = buf.subarray(off, off + MAX_FRAME);
-      total += part.length;
-      last = sent(ws, frame(CH_STDIN, part));
-      last.catch(() => {});
-      if (ws.bufferedAmount > HIGH_WATER) await last;
-      if (done() || ws.readyState !== WebSocket.OPEN) return;
+    total += buf.length;
+    last = new Promise<void>((resolve, reject) => out.write(buf, (err) => (err ? reject(err) : resolve())));
+    last.catch(() => {});
+    if (ws.bufferedAmount > HIGH_WATER) {
+      out.flush();
+      await last;
     }
+    if (done() || ws.readyState !== WebSocket.OPEN) return;
   }
   if (expectedLength !== undefined && total !== expectedLength)
     throw new ExecError(`stdin had ${total} bytes, ${expectedLength} were announced`);
+  // The end-of-stdin frame must follow the last data frame.
+  out.flush();
   if (done() || ws.readyState !== WebSocket.OPEN) return;
   if (protocol === PROTOCOL_V5) ws.send(Buffer.from([CH_CLOSE, CH_STDIN]));
   await last;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sending on a channel (exec stdin, port-forward data)
+
+/**
+ * A full frame on the wire is 16 KiB, the largest TLS record: a client frame's 8-byte header (2 bytes,
+ * a 16-bit length, the mask), the channel byte and the data. Smaller frames cost more calls per byte; larger
+ * ones cost the tunnel process more CPU per byte (measured: bench/README.md), and a frame that spans TLS records
+ * is copied together again by the receiver.
+ */
+const FRAME_BYTES = 16 * 1024;
+const FRAME_HEADER = 8;
+/** Channel byte and data of a full frame. */
+const FRAME_PAYLOAD = FRAME_BYTES - FRAME_HEADER;
+/** Frame buffers kept for reuse, shared by all channels: 2 MiB at most. */
+const POOL_MAX = 128;
+const pool: Buffer[] = [];
+
+export interface ChannelSender {
+  /**
+   * Sends `data` on the channel. It is copied at once, so the caller may reuse it; `cb` runs when its last byte
+   * is written to the socket, or with an error when the WebSocket is closed.
+   */
+  write(data: Buffer, cb?: (err?: Error) => void): void;
+  /** Sends a partly filled frame now rather than on the next turn of the event loop. */
+  flush(): void;
+}
+
+/**
+ * Frames the bytes written to it as binary messages of one channel (`[channel, ...data]`), without allocating:
+ * frames are copied into buffers that return to a shared pool once written. What is written within one turn
+ * of the event loop is packed into full frames; a partly filled frame goes out on the next turn (setImmediate)
+ * or at flush(). Callers must flush() before anything else they send on the WebSocket that has to follow the
+ * data (an end-of-stdin frame, a close).
+ */
+export function channelSender(ws: WebSocket, channel: number): ChannelSender {
+  let cur: Buffer | undefined;
+  let used = 0;
+  /** Callbacks of the writes whose last byte is in `cur`. */
+  let waiting: Array<(err?: Error) => void> = [];
+  let scheduled: NodeJS.Immediate | undefined;
+
+  const send = () => {
+    if (scheduled) {
+      clearImmediate(scheduled);
+      scheduled = undefined;
+    }
+    if (!cur) return;
+    const buf = cur;
+    const n = used;
+    const cbs = waiting;
+    cur = undefined;
+    used = 0;
+    waiting = [];
+    const done = (err?: Error) => {
+      if (pool.length < POOL_MAX) pool.push(buf);
+      for (const cb of cbs) cb(err ?? undefined);
+    };
+    // ws reports a send on a closed socket through the callback too, but throws while it is connecting.
+    if (ws.readyState === WebSocket.CONNECTING) {
+      process.nextTick(done, new Error('the WebSocket is not open yet'));
+      return;
+    }
+    ws.send(buf.subarray(0, n), { binary: true }, done);
+  };
+
+  return {
+    write(data, cb) {
+      let off = 0;
+      while (off < data.length) {
+        if (!cur) {
+          cur = pool.pop() ?? Buffer.allocUnsafeSlow(FRAME_PAYLOAD);
+          cur[0] = channel;
+          used = 1;
+        }
+        const n = Math.min(FRAME_PAYLOAD - used, data.length - off);
+        data.copy(cur, used, off, off + n);
+        used += n;
+        off += n;
+        if (used === FRAME_PAYLOAD) {
+          if (off === data.length && cb) waiting.push(cb);
+          send();
+        }
+      }
+      if (cur) {
+        if (cb) waiting.push(cb);
+        scheduled ??= setImmediate(send);
+      } else if (data.length === 0 && cb) {
+        process.nextTick(cb);
+      }
+    },
+    flush: send,
+  };
 }

@@ -10,6 +10,11 @@
  *
  * Backpressure: TCP → WebSocket pauses the TCP socket while more than HIGH_WATER bytes are queued in the
  * WebSocket; WebSocket → TCP pauses the WebSocket (`ws.pause()`) until the TCP socket drains.
+ *
+ * Faults: a connection's WebSocket opening is retried on 5xx, 429 and network errors (WEBSOCKET_RETRY_POLICY)
+ * while its client waits. A WebSocket that drops once open cannot be resumed (the bytes in flight are lost),
+ * so the local connection ends and the drop is counted in `failures()`: the caller can tell that a failed
+ * Docker command met a broken tunnel, and run it again.
  */
 import net from 'node:net';
 import type WebSocket from 'ws';
@@ -17,6 +22,7 @@ import { ActionError } from '../errors.js';
 import type { KubeClient } from './client.js';
 import { openWebSocket, PROTOCOL_V4 } from './exec.js';
 import { type KubeLog, noopLog } from './log.js';
+import { type RetryPolicy, retryOpening } from './retry.js';
 
 const HIGH_WATER = 1024 * 1024;
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -35,6 +41,11 @@ export interface Tunnel {
   connections(): number;
   /** The last failure of a connection (refused upgrade, error text from the kubelet), for error messages. */
   lastError(): Error | undefined;
+  /**
+   * Connections that failed since the tunnel opened: an opening refused for good, the kubelet's error text, or
+   * a WebSocket that closed abnormally (dropped) while its client was still connected.
+   */
+  failures(): number;
   /** Close the server, every socket and WebSocket, and the timers. Never rejects. */
   close(): Promise<void>;
 }
@@ -48,6 +59,8 @@ export interface TunnelArgs {
   heartbeatMs?: number;
   /** After a client's FIN, how long the remote side may stay silent before the connection is closed; 2 s. */
   halfCloseGraceMs?: number;
+  /** Retries of each connection's WebSocket opening; default WEBSOCKET_RETRY_POLICY (retry.ts). */
+  retry?: Partial<RetryPolicy>;
 }
 
 /** The error text the kubelet/containerd sends on channel 1 (e.g. nothing listens on the port). */
@@ -63,11 +76,15 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
   const sockets = new Set<net.Socket>();
   const webSockets = new Set<WebSocket>();
   let last: Error | undefined;
+  let failures = 0;
   let warned = false;
   let closed = false;
+  // Aborts the openings that are retrying when the tunnel closes.
+  const closing = new AbortController();
 
   const record = (err: Error, warn: boolean) => {
     last = err;
+    failures++;
     const text = err instanceof ActionError ? err.userMessage : err.message;
     if (warn && !warned) {
       warned = true;
@@ -83,8 +100,11 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
     socket.on('error', (err) => log.debug(`tunnel: local socket: ${err.message}`));
     let ws: WebSocket | undefined;
     let localGone = false;
+    // A client that goes away stops the retries of its opening.
+    const gone = new AbortController();
     socket.on('close', () => {
       localGone = true;
+      gone.abort();
       sockets.delete(socket);
       if (ws && ws.readyState !== ws.CLOSED) {
         // A paused WebSocket (waiting for this socket to drain) could not read the server's close frame.
@@ -93,20 +113,42 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
       }
     });
     try {
-      const opened = await openWebSocket(client, path, [PROTOCOL_V4], what);
-      ws = opened.ws;
-      webSockets.add(ws);
-      ws.on('close', () => webSockets.delete(opened.ws));
+      ws = await retryOpening(
+        what,
+        async () => {
+          const opened = await openWebSocket(client, path, [PROTOCOL_V4], what);
+          const attempt = opened.ws;
+          // So that a client leaving during the handshake closes it.
+          ws = attempt;
+          webSockets.add(attempt);
+          attempt.on('close', () => webSockets.delete(attempt));
+          if (closed || socket.destroyed) {
+            attempt.terminate();
+            throw new Error('the tunnel or its client closed during the WebSocket handshake');
+          }
+          try {
+            await opened.opened;
+          } catch (err) {
+            attempt.terminate();
+            throw err;
+          }
+          return attempt;
+        },
+        { log, policy: args.retry, signal: AbortSignal.any([gone.signal, closing.signal]) },
+      );
       if (closed || socket.destroyed) {
         ws.terminate();
         return;
       }
-      await opened.opened;
     } catch (err) {
       // A client that went away during the handshake aborted it itself: not worth a warning.
       const e = err instanceof Error ? err : new Error(String(err));
       if (closed) log.debug(`tunnel: ${e.message}`);
-      else record(e, !localGone);
+      else if (localGone && e.name === 'AbortError') {
+        // It left while its opening was being retried: its request failed, and `last` keeps the reason.
+        failures++;
+        log.debug(`tunnel: ${what}: the client left while the opening was retried`);
+      } else record(e, !localGone);
       socket.destroy();
       ws?.terminate();
       return;
@@ -166,12 +208,23 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
         ws.close(1000);
       }
     });
-    ws.on('close', () => {
+    let dropped = false;
+    const drop = (why: string) => {
+      // Lost while its client was still connected (not the tunnel closing, not the kubelet's error text):
+      // whatever the client was doing failed with it.
+      if (dropped || closed || socket.destroyed || errorText !== '') return;
+      dropped = true;
+      record(new TunnelError(`${what}: the connection dropped (${why})`), false);
+    };
+    ws.on('close', (code: number) => {
+      // The remote side ends a forwarded connection with a normal close (1000), and echoes ours.
+      if (code !== 1000) drop(`WebSocket close ${code}`);
       // Let written data flush, send FIN, then release the socket whatever the client does.
       if (!socket.destroyed) socket.destroySoon();
     });
     ws.on('error', (err) => {
       log.debug(`tunnel: ${what}: ${err.message}`);
+      drop(err.message);
       socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => {
@@ -222,9 +275,11 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
     remotePort,
     connections: () => sockets.size,
     lastError: () => last,
+    failures: () => failures,
     async close() {
       if (closed) return;
       closed = true;
+      closing.abort();
       clearInterval(heartbeat);
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();

@@ -76,7 +76,11 @@ export function parseManifests(text: string, file: string): KubeObject[] {
     const index = i + 1;
     const problem: YAMLError | undefined =
       doc.errors[0] ?? doc.warnings.find((w) => !HARMLESS_WARNINGS.has(w.code));
-    if (problem) throw yamlError(problem, { text, file, index });
+    if (problem) {
+      // The parser recurses per nesting level: thousands of levels exhaust the stack before our depth check.
+      if (/call stack/i.test(problem.message)) throw tooDeep(index, lc.linePos(doc.range[0]).line, file);
+      throw yamlError(problem, { text, file, index });
+    }
 
     // The first node, not the `---` or comments before it.
     const line = lc.linePos(doc.contents?.range[0] ?? doc.range[0]).line;
@@ -103,20 +107,21 @@ export function parseManifests(text: string, file: string): KubeObject[] {
         { hint: 'Each document between `---` lines must be one object with apiVersion, kind and metadata.' },
       );
     }
-    const depth = depthOf(value, PARSE_LIMITS.maxDepth);
-    if (depth > PARSE_LIMITS.maxDepth) {
-      throw new TemplateError(
-        `document ${index} (rendered output line ${line}) is nested more than ${PARSE_LIMITS.maxDepth} levels deep`,
-        file,
-        undefined,
-        { hint: 'Check the template for a runaway recursive macro.' },
-      );
-    }
+    if (depthOf(value, PARSE_LIMITS.maxDepth) > PARSE_LIMITS.maxDepth) throw tooDeep(index, line, file);
     const obj = value as KubeObject;
     positions.set(obj, { index, line });
     objects.push(obj);
   });
   return objects;
+}
+
+function tooDeep(index: number, line: number, file: string): TemplateError {
+  return new TemplateError(
+    `document ${index} (rendered output line ${line}) is nested more than ${PARSE_LIMITS.maxDepth} levels deep`,
+    file,
+    undefined,
+    { hint: 'Check the template for a runaway recursive macro.' },
+  );
 }
 
 function yamlError(e: YAMLError, ctx: { text: string; file: string; index: number }): TemplateError {

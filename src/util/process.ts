@@ -14,6 +14,8 @@ export interface ProcessOptions {
   /** The child's whole environment: nothing of ours leaks into it unless listed. */
   env: NodeJS.ProcessEnv;
   captureStdout?: boolean;
+  /** Captured stdout beyond this fails the run (default 32 MiB): compose prints what a PR's files make it print. */
+  maxStdoutBytes?: number;
   /** Written to the child's stdin (e.g. a compose model for `-f -`, so it never touches the disk). */
   input?: string;
   /** Each output line as it comes, for streaming into the log. */
@@ -22,6 +24,10 @@ export interface ProcessOptions {
   signal?: AbortSignal;
   tailLines?: number;
 }
+
+const DEFAULT_MAX_STDOUT_BYTES = 32 * 1024 * 1024;
+/** Between SIGTERM and SIGKILL when a program is stopped. */
+const STOP_GRACE_MS = 5_000;
 
 /**
  * The one way the action starts an external program (docker compose). Arguments are passed as an array,
@@ -33,7 +39,21 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
       cwd: opts.cwd,
       env: opts.env,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      // Its own process group, so stop() reaches grandchildren: `docker compose` is a plugin process that the
+      // docker CLI starts, and neither stops on SIGTERM while compose is busy (a YAML alias bomb spins for ever).
+      detached: true,
     });
+    const stop = () => {
+      const signalGroup = (sig: NodeJS.Signals) => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, sig);
+        } catch {
+          // The group is gone already.
+        }
+      };
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL'), STOP_GRACE_MS).unref();
+    };
     if (opts.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {}); // the child may exit before reading it all; its exit code tells why
       child.stdin.end(opts.input);
@@ -55,9 +75,32 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
         if (tail.length > tailMax) tail.shift();
       }
     };
+    const maxStdout = opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+    let stdoutBytes = 0;
+    const stdoutChunks: Buffer[] = [];
+    let overflow = false;
     child.stdout?.on('data', (c: Buffer) => {
-      if (opts.captureStdout) stdout += c.toString('utf8');
-      else take('stdout', c);
+      if (!opts.captureStdout) {
+        take('stdout', c);
+        return;
+      }
+      if (overflow) return;
+      stdoutBytes += c.length;
+      if (stdoutBytes > maxStdout) {
+        overflow = true;
+        stdoutChunks.length = 0;
+        stop();
+        // A grandchild may still hold the pipe, so 'close' may never come: fail now, and break the pipe.
+        child.stdout?.destroy();
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(
+          new ActionError(`${command} ${args[0] ?? ''} printed more than ${maxStdout} bytes; stopped it`),
+        );
+        return;
+      }
+      // Decoded once at the end: a character split between two chunks would otherwise be garbled.
+      stdoutChunks.push(c);
     });
     child.stderr?.on('data', (c: Buffer) => take('stderr', c));
 
@@ -65,10 +108,10 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
-            child.kill('SIGTERM');
+            stop();
             reject(new ActionError(`${command} ${args[0] ?? ''} did not finish within ${opts.timeoutMs} ms`));
           }, opts.timeoutMs);
-    const onAbort = () => child.kill('SIGTERM');
+    const onAbort = () => stop();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.on('error', (err: NodeJS.ErrnoException) => {
@@ -85,6 +128,8 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) emit(stream, partial[stream]);
+      if (overflow) return;
+      stdout = Buffer.concat(stdoutChunks).toString('utf8');
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderrTail: tail });
     });
   });

@@ -1,6 +1,3 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
@@ -11,7 +8,15 @@ import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
 import { EXEC_PROTOCOLS_V4_ONLY, installKubeletEndpoints } from '../sim/kube/ws/index.js';
-import { captureLog, ctxFor, expectRejects, inputsFor, NAMESPACE } from './harness.js';
+import {
+  captureLog,
+  ctxFor,
+  expectRejects,
+  inputsFor,
+  NAMESPACE,
+  WEB_PROJECT,
+  writeProject,
+} from './harness.js';
 
 const skip = dockerUnavailable();
 
@@ -35,25 +40,6 @@ async function dockerSim(backend: DockerPodBackend, execProtocols?: readonly str
     },
   };
 }
-
-function project(files: Record<string, string>): string {
-  const wd = mkdtempSync(path.join(tmpdir(), 'bad-host-'));
-  for (const [f, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(wd, f)), { recursive: true });
-    writeFileSync(path.join(wd, f), text);
-  }
-  return wd;
-}
-
-/** The bridge test's web project. */
-const WEB = {
-  'app/Dockerfile':
-    'FROM busybox:local\nRUN echo built > /built\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
-  'site/index.html': 'v1\n',
-  'site/other.html': 'unchanged\n',
-  'compose.yaml':
-    'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
-};
 
 function dockerHostPodName(sim: KubeSim, envId: string): string {
   const pod = sim.store
@@ -83,7 +69,7 @@ describe.skipIf(skip !== undefined)(
     it('without tar in its first container: the upload fails naming the pod and the contract', async () => {
       const inputs = inputsFor(bad.sim, {
         template: bundledTemplate(),
-        workingDirectory: project(WEB),
+        workingDirectory: writeProject(WEB_PROJECT),
         readyTimeoutMs: 60_000,
       });
       const ctx = { ...ctxFor(41), envId: NO_TAR };
@@ -106,7 +92,7 @@ describe.skipIf(skip !== undefined)(
     it('with nothing on port 2375: a bounded failure that says so, naming the pod', async () => {
       const inputs = inputsFor(bad.sim, {
         template: bundledTemplate(),
-        workingDirectory: project(WEB),
+        workingDirectory: writeProject(WEB_PROJECT),
         readyTimeoutMs: 6_000,
       });
       const ctx = { ...ctxFor(42), envId: NO_DOCKER };
@@ -126,7 +112,7 @@ describe.skipIf(skip !== undefined)(
     it('on a cluster that speaks only v4 exec: the upload is length-prefixed and the service answers', async () => {
       const inputs = inputsFor(old.sim, {
         template: bundledTemplate(),
-        workingDirectory: project(WEB),
+        workingDirectory: writeProject(WEB_PROJECT),
         readyTimeoutMs: 60_000,
       });
       const log = captureLog();

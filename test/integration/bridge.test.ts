@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
@@ -17,27 +16,11 @@ import {
   inputsFor,
   NAMESPACE,
   startDockerSim,
+  WEB_PROJECT,
+  writeProject,
 } from './harness.js';
 
 const skip = dockerUnavailable();
-
-function project(files: Record<string, string>): string {
-  const wd = mkdtempSync(path.join(tmpdir(), 'bridge-'));
-  for (const [f, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(wd, f)), { recursive: true });
-    writeFileSync(path.join(wd, f), text);
-  }
-  return wd;
-}
-
-const WEB = {
-  'app/Dockerfile':
-    'FROM busybox:local\nRUN echo built > /built\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
-  'site/index.html': 'v1\n',
-  'site/other.html': 'unchanged\n',
-  'compose.yaml':
-    'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
-};
 
 /**
  * `up` with a compose project, through the Kubernetes API only, as on a real cluster: the bundled template's
@@ -62,7 +45,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
   };
 
   it('deploys, redeploys one changed file with the build cached, and down leaves nothing', async () => {
-    const wd = project(WEB);
+    const wd = writeProject(WEB_PROJECT);
     const inputs = inputsFor(sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
@@ -88,7 +71,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
   });
 
   it('a service whose build fails shows the failing step', async () => {
-    const wd = project({
+    const wd = writeProject({
       'app/Dockerfile': 'FROM busybox:local\nRUN echo about to fail && false\n',
       'compose.yaml': 'services:\n  broken:\n    build: ./app\n',
     });
@@ -105,7 +88,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
   });
 
   it('a bind mount outside the working directory, or a compose file that does not parse, is refused before any object exists', async () => {
-    const wd = project({
+    const wd = writeProject({
       'compose.yaml': 'services:\n  web:\n    image: busybox:local\n    volumes: ["/etc:/host-etc"]\n',
     });
     const inputs = inputsFor(sim, {
@@ -117,7 +100,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
     expect(errorMessage(err)).toMatch(
       /service "web" volume \/host-etc: \/etc is outside the working directory/,
     );
-    const broken = project({ 'compose.yaml': 'services:\n  web:\n    image: [unclosed\n' });
+    const broken = writeProject({ 'compose.yaml': 'services:\n  web:\n    image: [unclosed\n' }, 'bridge-');
     const err2 = await expectRejects(
       up({ ...inputs, workingDirectory: broken }, { ...ctxFor(23), envId: 'shop-pr-23' }),
     );

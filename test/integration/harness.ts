@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunContext } from '../../src/commands/up.js';
@@ -139,10 +139,29 @@ export function userObjects(sim: KubeSim, namespace = NAMESPACE): Map<string, Si
       if (o.metadata.ownerReferences?.length) continue;
       if (t.kind === 'ConfigMap' && o.metadata.name === 'kube-root-ca.crt') continue;
       if (t.kind === 'ServiceAccount' && o.metadata.name === 'default') continue;
+      // The action's bookkeeping (an environment's lock Lease, a deleted one's tombstone): see bookkeeping().
+      if (o.metadata.labels?.['preevy.dev/lock'] || o.metadata.labels?.['preevy.dev/tombstone']) continue;
       out.set(`${t.kind}/${o.metadata.name}`, o);
     }
   }
   return out;
+}
+
+/** An environment's lock (Lease) and tombstone (ConfigMap), which userObjects leaves out. */
+export function bookkeeping(
+  sim: KubeSim,
+  envId: string,
+  namespace = NAMESPACE,
+): { lease?: SimObject; tombstone?: SimObject } {
+  const of = (o: SimObject) => o.metadata.labels?.['preevy.dev/env-id'] === envId;
+  return {
+    lease: sim.store
+      .list('coordination.k8s.io', 'leases', { namespace })
+      .find((o) => of(o) && o.metadata.labels?.['preevy.dev/lock'] === 'true'),
+    tombstone: sim.store
+      .list('', 'configmaps', { namespace })
+      .find((o) => of(o) && o.metadata.labels?.['preevy.dev/tombstone'] === 'true'),
+  };
 }
 
 /** The user objects of one environment, by its env-id label. */
@@ -160,3 +179,23 @@ export async function expectRejects(p: Promise<unknown>): Promise<Error> {
   }
   throw new Error('expected the promise to reject');
 }
+
+/** A compose project in a fresh temp directory, from file texts by relative path. */
+export function writeProject(files: Record<string, string>, prefix = 'project-'): string {
+  const wd = mkdtempSync(path.join(tmpdir(), prefix));
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(wd, f)), { recursive: true });
+    writeFileSync(path.join(wd, f), text);
+  }
+  return wd;
+}
+
+/** A service built from a local Dockerfile, serving a bind-mounted directory. */
+export const WEB_PROJECT = {
+  'app/Dockerfile':
+    'FROM busybox:local\nRUN echo built > /built\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+  'site/index.html': 'v1\n',
+  'site/other.html': 'unchanged\n',
+  'compose.yaml':
+    'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
+};

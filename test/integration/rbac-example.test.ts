@@ -5,7 +5,7 @@ import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
-import { ctxFor, envObjects, inputsFor, NAMESPACE, startSim } from './harness.js';
+import { bookkeeping, ctxFor, envObjects, inputsFor, NAMESPACE, startSim } from './harness.js';
 
 /** The Role the README tells users to create is enough for up and down, and grants nothing cluster-wide. */
 describe('examples/rbac/role.yaml', () => {
@@ -29,8 +29,11 @@ describe('examples/rbac/role.yaml', () => {
     const result = await up(inputs, ctxFor(11));
     expect(envObjects(sim, 'shop-pr-11').size).toBe(5);
     expect(result.id).toMatch(/^shop-pr-11-/);
+    // The lock (a Lease) stays with the environment; down deletes it and leaves a tombstone.
+    expect(bookkeeping(sim, 'shop-pr-11').lease).toBeDefined();
     await down(inputs, ctxFor(11));
     expect(envObjects(sim, 'shop-pr-11').size).toBe(0);
+    expect(bookkeeping(sim, 'shop-pr-11')).toMatchObject({ lease: undefined, tombstone: expect.anything() });
     const forbidden = sim.audit.filter((a) => a.user?.includes('preevy-kube-action') && a.status === 403);
     // Only the optional namespace read may be refused; nothing the action needs.
     expect(

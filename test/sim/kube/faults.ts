@@ -10,7 +10,21 @@ export type FaultAction =
   /** Hold the request this long, then serve it normally. */
   | { type: 'latency'; ms: number }
   /** Destroy the socket without any response. */
-  | { type: 'drop' };
+  | { type: 'drop' }
+  /**
+   * Serve the request, then cut its connection mid-stream. A plain request is handled (a write is stored) and
+   * its answer stops after the headers and half the body: the client sees a reset although the server acted.
+   * An upgrade (exec, port-forward) is accepted and its socket destroyed (the client sees WebSocket close 1006)
+   * before a frame would take the bytes sent to the client past `afterBytes`, or `afterMs` after it opened;
+   * with neither, before the first frame past the port-forward's port prefixes (6 bytes).
+   */
+  | CutAction;
+
+export interface CutAction {
+  type: 'cut';
+  afterBytes?: number;
+  afterMs?: number;
+}
 
 export interface FaultMatch {
   method?: string;

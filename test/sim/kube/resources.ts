@@ -3,6 +3,9 @@
  * (copied into data/discovery so the simulator never reads test/fixtures at run time).
  * batch/v1, policy/v1, autoscaling/v2, authentication.k8s.io/v1 and authorization.k8s.io/v1 were converted
  * from the recorded aggregated discovery; the converter reproduces the recorded apps/v1 and rbac lists exactly.
+ * coordination.k8s.io/v1 (Lease, the action's per-environment lock) was converted the same way; the aggregated
+ * form carries no storageVersionHash, so its list has none. No OpenAPI document of that group was recorded:
+ * Leases are stored as sent, without schema validation or defaulting (as a custom resource without a schema).
  */
 import { readFileSync } from 'node:fs';
 import type { ResourceType } from './types.js';
@@ -58,6 +61,7 @@ const SERVED: Array<[group: string, version: string]> = [
   ['autoscaling', 'v2'],
   ['authentication.k8s.io', 'v1'],
   ['authorization.k8s.io', 'v1'],
+  ['coordination.k8s.io', 'v1'],
 ];
 
 function load<T>(file: string): T {

@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { randomSuffix } from './admission.js';
 import type { ApplyResult, Codecs } from './codecs.js';
 import { errors, type StatusBody, StatusError } from './errors.js';
-import type { AuditEntry, Faults } from './faults.js';
+import type { AuditEntry, CutAction, Faults } from './faults.js';
 import type { Attributes, Authenticator, Authorizer, Identity } from './rbac.js';
 import { apiVersionOf, type Discovery } from './resources.js';
 import { compileSelector } from './selectors.js';
@@ -81,6 +81,8 @@ interface Ctx {
   upgrade?: { socket: Duplex; head: Buffer };
   warnings: string[];
   entry: AuditEntry;
+  /** A `cut` fault: the answer, or the upgraded connection, is cut mid-stream. */
+  cut?: CutAction;
 }
 
 const JSON_TYPE = 'application/json';
@@ -254,13 +256,13 @@ export class ApiServer {
     url: URL,
     entry: AuditEntry,
     drop: () => void,
-  ): Promise<{ id: Identity } | { reply: Reply } | undefined> {
+  ): Promise<{ id: Identity; cut?: CutAction } | { reply: Reply } | undefined> {
     const d = this.deps.faults.decide(req.method ?? 'GET', url.pathname, url.search.replace(/^\?/, ''));
     if (d.rules.length)
       entry.fault = d.fail
         ? d.fail.type === 'status'
           ? `status ${d.fail.code}`
-          : 'drop'
+          : d.fail.type
         : `latency ${d.latencyMs}ms`;
     if (d.latencyMs > 0) await new Promise((r) => setTimeout(r, d.latencyMs));
     if (d.fail?.type === 'drop') {
@@ -291,7 +293,7 @@ export class ApiServer {
     const id = this.deps.authn.authenticate(req.headers.authorization);
     if (!id) return { reply: this.errorReply(errors.unauthorized()) };
     entry.user = id.user.name;
-    return { id };
+    return d.fail?.type === 'cut' ? { id, cut: d.fail } : { id };
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -314,7 +316,7 @@ export class ApiServer {
         return;
       }
       entry.status = reply.status;
-      this.send(res, reply, ctx.warnings);
+      this.send(res, reply, ctx.warnings, front.cut !== undefined);
     } catch (e) {
       const reply = this.errorReply(e);
       entry.status = reply.status;
@@ -343,6 +345,7 @@ export class ApiServer {
         upgrade: { socket, head },
         warnings: [],
         entry,
+        ...(front.cut ? { cut: front.cut } : {}),
       };
       const reply = await this.route(ctx, undefined);
       if (!reply) {
@@ -359,7 +362,8 @@ export class ApiServer {
     }
   }
 
-  private send(res: ServerResponse, reply: Reply, warnings: string[] = []): void {
+  /** `cut`: the answer stops after the headers and half its body, and the connection is destroyed. */
+  private send(res: ServerResponse, reply: Reply, warnings: string[] = [], cut = false): void {
     const headers: Record<string, string | string[]> = {
       'Audit-Id': randomUUID(),
       'Cache-Control': 'no-cache, private',
@@ -377,6 +381,11 @@ export class ApiServer {
     }
     headers['Content-Length'] = String(Buffer.byteLength(payload));
     res.writeHead(reply.status, headers);
+    if (cut) {
+      const bytes = Buffer.from(payload);
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.socket?.destroy());
+      return;
+    }
     res.end(payload);
   }
 
@@ -1267,10 +1276,14 @@ export class ApiServer {
       throw errors.badRequest(`pods/${kind} is not served by this simulator (no upgrade handler registered)`);
     const wss = this.wss;
     const req = ctx.req;
+    const cut = ctx.cut;
     const accept = (protocol?: string) =>
       new Promise<WebSocket>((resolve) => {
         if (protocol) this.chosenProtocol.set(req, protocol);
-        wss.handleUpgrade(req, up.socket, up.head, (ws) => resolve(ws));
+        wss.handleUpgrade(req, up.socket, up.head, (ws) => {
+          if (cut) cutLater(ws, cut);
+          resolve(ws);
+        });
       });
     void Promise.resolve()
       .then(() =>
@@ -1299,6 +1312,38 @@ export class ApiServer {
       });
     return undefined;
   }
+}
+
+/** Port-forward sends a 2-byte port prefix on its data and error channels first: 3 bytes each. */
+const PORT_PREFIXES = 6;
+
+/**
+ * Destroys an accepted WebSocket mid-stream, as a kubelet restart or a load balancer's reset does: no close
+ * frame, so the client sees 1006. Frames are sent whole until the next one would pass `afterBytes`.
+ */
+function cutLater(ws: WebSocket, cut: CutAction): void {
+  let done = false;
+  const kill = () => {
+    if (done) return;
+    done = true;
+    ws.terminate();
+  };
+  if (cut.afterMs !== undefined) setTimeout(kill, cut.afterMs).unref();
+  const limit = cut.afterBytes ?? (cut.afterMs === undefined ? PORT_PREFIXES : undefined);
+  if (limit === undefined) return;
+  let sent = 0;
+  const send = ws.send.bind(ws) as (data: unknown, ...rest: unknown[]) => void;
+  (ws as { send: (data: unknown, ...rest: unknown[]) => void }).send = (data, ...rest) => {
+    if (done) return;
+    const n =
+      typeof data === 'string' ? Buffer.byteLength(data) : ((data as { length?: number }).length ?? 0);
+    if (sent + n > limit) {
+      kill();
+      return;
+    }
+    sent += n;
+    send(data, ...rest);
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -17,7 +17,7 @@ export const PORTFORWARD_PROTOCOLS = [
   'base64.channel.k8s.io',
 ] as const;
 
-/** Above this many queued bytes on the WebSocket, reading from the pod pauses. */
+/** Above this many queued bytes on the WebSocket (or on the pod's socket), reading from the other side pauses. */
 const HIGH_WATER = 4 * 1024 * 1024;
 
 function parsePorts(query: URLSearchParams): number[] | string {
@@ -148,6 +148,31 @@ function runPortForward(
     });
   }
 
+  // Messages that arrive in one turn of the event loop go to the pod in one writev rather than a write (a system
+  // call) each; and a pod that reads slower than the client sends holds the client back, as TCP backpressure
+  // does through the kubelet's copy.
+  const corked = new Set<net.Socket>();
+  const toPod = (sock: net.Socket, payload: Buffer) => {
+    if (!corked.has(sock)) {
+      corked.add(sock);
+      sock.cork();
+      setImmediate(() => {
+        corked.delete(sock);
+        sock.uncork();
+      });
+    }
+    sock.write(payload);
+    if (sock.writableLength > HIGH_WATER && !ws.isPaused) {
+      ws.pause();
+      const resume = () => {
+        sock.off('drain', resume);
+        sock.off('close', resume);
+        if (ws.isPaused) ws.resume();
+      };
+      sock.on('drain', resume);
+      sock.on('close', resume);
+    }
+  };
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     let channel: number;
     let payload: Buffer;
@@ -163,6 +188,6 @@ function runPortForward(
     }
     if (!Number.isInteger(channel) || channel % 2 !== 0) return;
     const sock = sockets[channel / 2];
-    if (sock && !sock.destroyed && payload.length > 0) sock.write(payload);
+    if (sock && !sock.destroyed && payload.length > 0) toPod(sock, payload);
   });
 }

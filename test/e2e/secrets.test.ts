@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { NAMESPACE, startDockerSim } from '../integration/harness.js';
+import { dockerJson } from '../sim/docker/api.js';
+import type { DockerPodBackend } from '../sim/docker/backend.js';
+import { SIM_DOCKER_ROOT } from '../sim/docker/engines.js';
+import { dockerUnavailable, tcp } from '../sim/docker/support.js';
+import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import { selfSignedCert } from '../sim/kube/certs.js';
+import type { KubeSim } from '../sim/kube/index.js';
+import { runAction } from './run-action.js';
+
+const skip = dockerUnavailable();
+const OWNER = 'acme';
+const REPO = 'shop';
+const GITHUB_TOKEN = `ghs_${randomBytes(18).toString('hex')}`;
+const PR = 73;
+const ENV_ID = `${REPO}-pr-${PR}`;
+/** Files above this are not the action's (Docker images, other tests' data): not read. */
+const MAX_SCAN_BYTES = 16 * 1024 * 1024;
+
+/** A random value of 32 characters that occurs nowhere by chance. */
+const secret = () => randomBytes(24).toString('base64url');
+
+/** Every regular file below `dir` (symlinks not followed), with `keep` deciding by path and mtime. */
+function files(dir: string, keep: (file: string, mtimeMs: number) => boolean = () => true): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = path.join(d, name);
+      let st: ReturnType<typeof lstatSync>;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && st.size <= MAX_SCAN_BYTES && keep(p, st.mtimeMs)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function read(file: string): string {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The action's whole footprint on one deploy of a compose project with a file secret and an env-file secret,
+ * deployed with a kubeconfig holding a token and a client key: nothing of either leaves for anywhere it is not
+ * meant to be (the secret file is uploaded for its service; the env value reaches the container).
+ */
+describe.skipIf(skip !== undefined)(
+  `secrets stay where they belong${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    let sim: KubeSim;
+    let backend: DockerPodBackend;
+    let gh: GitHubSim;
+    let closeKube: () => Promise<void>;
+    beforeAll(async () => {
+      ({
+        sim,
+        backend,
+        close: closeKube,
+      } = await startDockerSim({ defaultCertificateHosts: ['*.preview.test'] }));
+      gh = await startGitHubSim();
+      gh.addRepository({ owner: OWNER, repo: REPO });
+      gh.addToken(GITHUB_TOKEN, {
+        login: 'github-actions[bot]',
+        kind: 'installation',
+        permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
+      });
+    });
+    afterAll(async () => {
+      await gh?.close();
+      await closeKube?.();
+    });
+
+    it('a deploy leaks no kubeconfig credential or compose secret to the log, outputs, PR, cluster, pod or disk', async () => {
+      const fileSecret = secret();
+      const envSecret = secret();
+      const workspace = realpathSync(mkdtempSync(path.join(tmpdir(), 'secrets-ws-')));
+      const project: Record<string, string> = {
+        'compose.yaml': [
+          'services:',
+          '  app:',
+          '    image: busybox:local',
+          '    command: ["httpd", "-f", "-p", "80", "-h", "/www"]',
+          '    ports: ["80"]',
+          '    env_file: app.env',
+          '    secrets: [api_key]',
+          '    volumes: ["./site:/www:ro"]',
+          'secrets:',
+          '  api_key:',
+          '    file: ./secrets/api_key.txt',
+        ].join('\n'),
+        'app.env': `APP_PASSWORD=${envSecret}\n`,
+        'secrets/api_key.txt': fileSecret,
+        'site/index.html': 'hello\n',
+      };
+      for (const [f, text] of Object.entries(project)) {
+        mkdirSync(path.dirname(path.join(workspace, f)), { recursive: true });
+        writeFileSync(path.join(workspace, f), text);
+      }
+
+      // The simulator asks for no client certificate: the key is loaded by the action and must go nowhere.
+      const client = await selfSignedCert('/CN=preevy-e2e-client', ['preevy-e2e-client']);
+      const kc = parse(sim.kubeconfig({ namespace: NAMESPACE })) as {
+        users: Array<{ user: Record<string, string> }>;
+      };
+      const keyData = Buffer.from(client.keyPem).toString('base64');
+      kc.users[0]!.user['client-certificate-data'] = Buffer.from(client.certPem).toString('base64');
+      kc.users[0]!.user['client-key-data'] = keyData;
+      const token = kc.users[0]!.user.token!;
+      expect(token).toBe(sim.adminToken);
+
+      const secrets: Record<string, string> = {
+        'kubeconfig token': token,
+        'kubeconfig token (base64)': Buffer.from(token).toString('base64'),
+        'client key (base64)': keyData,
+        'GitHub token': GITHUB_TOKEN,
+        'compose file secret': fileSecret,
+        'env file secret': envSecret,
+      };
+      client.keyPem
+        .split('\n')
+        .filter((l) => l.length >= 16 && !l.startsWith('-----'))
+        .forEach((l, i) => {
+          secrets[`client key PEM line ${i + 1}`] = l;
+        });
+
+      const runnerTemp = mkdtempSync(path.join(tmpdir(), 'secrets-runner-temp-'));
+      const home = mkdtempSync(path.join(tmpdir(), 'secrets-home-'));
+      const outputFile = path.join(runnerTemp, 'github_output');
+      const summaryFile = path.join(runnerTemp, 'step_summary');
+      writeFileSync(outputFile, '');
+      writeFileSync(summaryFile, '');
+      gh.addPullRequest({ owner: OWNER, repo: REPO, number: PR, headSha: 'c'.repeat(40) });
+      // mtimes are compared a second early: some filesystems keep whole seconds.
+      const start = Date.now() - 1_000;
+      const run = await runAction({
+        inputs: {
+          kubeconfig: stringify(kc),
+          namespace: NAMESPACE,
+          'ready-timeout': '2m',
+          domain: 'preview.test',
+          'github-token': GITHUB_TOKEN,
+        },
+        workspace,
+        event: { action: 'opened', number: PR, headSha: 'c'.repeat(40) },
+        env: {
+          GITHUB_API_URL: gh.url,
+          RUNNER_TEMP: runnerTemp,
+          HOME: home,
+          GITHUB_OUTPUT: outputFile,
+          GITHUB_STEP_SUMMARY: summaryFile,
+        },
+      });
+      expect(run.stdout).not.toMatch(/::error::/);
+      expect(run.code).toBe(0);
+
+      // The secrets were really used, so finding them nowhere else means something.
+      const pod = sim.store
+        .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${ENV_ID}` })
+        .find((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'docker-host')!;
+      const engine = backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`)!;
+      const uploadRoot = path.join(engine.podRoot, 'preevy');
+      const secretFile = path.join(uploadRoot, 'projects', ENV_ID, 'secrets/api_key.txt');
+      expect(read(secretFile)).toBe(fileSecret);
+      const containers = await dockerJson<Array<{ Id: string; Labels: Record<string, string> }>>(
+        tcp(engine),
+        'GET',
+        '/containers/json',
+      );
+      const app = containers.find((c) => c.Labels['com.docker.compose.service'] === 'app')!;
+      const inspected = await dockerJson<{
+        Config: { Env: string[] };
+        Mounts: Array<{ Destination: string }>;
+      }>(tcp(engine), 'GET', `/containers/${app.Id}/json`);
+      expect(inspected.Config.Env).toContain(`APP_PASSWORD=${envSecret}`);
+      expect(inspected.Mounts.map((m) => m.Destination)).toContain('/run/secrets/api_key');
+
+      // Everything the action produced, by where it went.
+      const places: Record<string, string> = {
+        // The runner consumes ::add-mask:: lines: they register secrets, and are never shown.
+        log: run.stdout
+          .split('\n')
+          .filter((l) => !l.startsWith('::add-mask::'))
+          .join('\n'),
+        GITHUB_OUTPUT: read(outputFile),
+        GITHUB_STEP_SUMMARY: read(summaryFile),
+        'GitHub requests': JSON.stringify(gh.audit),
+        'PR comments': JSON.stringify(gh.comments(OWNER, REPO, PR)),
+        deployments: JSON.stringify(gh.deployments(OWNER, REPO)),
+      };
+      expect(places['PR comments']).toContain('The preview environment is ready');
+      for (const t of sim.store.types) {
+        if (!t.verbs.includes('list') || t.resource.includes('/')) continue;
+        places[`cluster ${t.resource}`] = JSON.stringify(sim.store.list(t.group, t.resource, {}));
+      }
+      const uploaded = files(uploadRoot).filter((f) => f !== secretFile);
+      expect(uploaded.map((f) => path.relative(uploadRoot, f)).sort()).toEqual([
+        `projects/${ENV_ID}/.preevy-upload-manifest.json`,
+        `projects/${ENV_ID}/site/index.html`,
+      ]);
+      for (const f of uploaded) places[`pod file ${path.relative(uploadRoot, f)}`] = read(f);
+      for (const f of [...files(runnerTemp), ...files(home)]) places[`runner file ${f}`] = read(f);
+      // Files created or changed on the runner during the run, in the checkout and /tmp: not the project's own
+      // files (they hold the secrets by design), nor the simulated pods' Docker data (a container's config holds
+      // its environment).
+      const sources = new Set(Object.keys(project).map((f) => path.join(workspace, f)));
+      const written = (f: string, mtimeMs: number) =>
+        mtimeMs >= start && !sources.has(f) && !f.startsWith(`${SIM_DOCKER_ROOT}/`);
+      for (const f of [...files(workspace, written), ...files(tmpdir(), written)]) {
+        places[`runner file ${f}`] ??= read(f);
+      }
+      expect(Object.keys(places).length).toBeGreaterThan(10);
+
+      const leaks: string[] = [];
+      for (const [what, value] of Object.entries(secrets)) {
+        for (const [where, text] of Object.entries(places))
+          if (text.includes(value)) leaks.push(`${what} in ${where}`);
+      }
+      expect(leaks).toEqual([]);
+    });
+  },
+);
