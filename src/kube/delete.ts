@@ -20,6 +20,7 @@
  */
 import { KubeApiError } from '../errors.js';
 import { envSelector, LABELS } from '../identity.js';
+import { sleep } from '../util/sleep.js';
 import type { ApiResource, KubeClient } from './client.js';
 import { objectPath } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
@@ -128,10 +129,6 @@ interface Pending {
   resource: ApiResource;
   name: string;
   uid?: string;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function waitGone(

@@ -26,6 +26,7 @@ import { hostname } from 'node:os';
 import { ActionError } from '../errors.js';
 import { LABELS, MANAGED_BY } from '../identity.js';
 import { formatDuration } from '../util/duration.js';
+import { sleep } from '../util/sleep.js';
 import type { KubeClient } from './client.js';
 import { collectionPath, objectPath, requireResource } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
@@ -137,10 +138,6 @@ function updated(o: KubeObject, spec: LeaseSpec, annotations?: Record<string, st
       : metadata,
     spec,
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Who holds a Lease, for the log: the command and run from its annotations, the holder, and its times. */

@@ -21,6 +21,7 @@
  */
 import { ApiException } from '@kubernetes/client-node';
 import { KubeApiError } from '../errors.js';
+import { sleep } from '../util/sleep.js';
 import {
   classifyNetworkCode,
   httpStatusOf,
@@ -188,24 +189,6 @@ export interface RetryOptions {
   now?: () => number;
 }
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -218,7 +201,7 @@ export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, opts: 
   const policy = opts.policy ?? DEFAULT_RETRY_POLICY;
   const log = opts.log ?? noopLog;
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? sleepFor;
+  const wait = opts.sleep ?? sleep;
   const classify =
     opts.classify ??
     ((err: unknown) =>
@@ -250,7 +233,7 @@ export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, opts: 
       log.info(
         `${opts.what}: ${decision.reason}${decision.retryAfterMs !== undefined ? ` (Retry-After ${seconds(decision.retryAfterMs)})` : ''}; retrying in ${seconds(delay)} (attempt ${attempt + 1} of at most ${policy.maxAttempts}).`,
       );
-      await sleep(delay, opts.signal);
+      await wait(delay, opts.signal);
     }
   }
 }

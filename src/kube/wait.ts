@@ -9,6 +9,7 @@
  * hiccups and costs one small request per second for a few minutes at most.
  */
 import { ReadinessError } from '../errors.js';
+import { sleep } from '../util/sleep.js';
 import type { KubeClient } from './client.js';
 import { collectDiagnostics, diagnosisHints, formatDiagnostics } from './diagnose.js';
 import { isTransientError, toKubeError } from './errors.js';
@@ -90,24 +91,6 @@ export function rolloutState(deploy: KubeObject): RolloutState {
     };
   }
   return { done: true, message: `${name} rolled out: ${available} of ${desired} replicas available` };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function readinessFailure(
