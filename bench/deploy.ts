@@ -3,7 +3,7 @@
  * runner starts it) against what the same work costs without it, on the same kind of engine.
  *
  * - action, first `up` (pull_request opened): render, apply, wait for the docker host's pod, tunnel, upload,
- *   `compose build` and `compose up --wait` through the tunnel;
+ *   `compose up --build --wait` through the tunnel;
  * - baseline: a fresh docker host started the same way (a docker-host Deployment, until its pod is Ready), then
  *   a plain `docker compose up --build --detach --wait` straight at its engine (DOCKER_HOST=tcp://<ip>:2375);
  * - action, second `up` with nothing changed (pull_request synchronize), and a third after one source file

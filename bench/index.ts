@@ -3,6 +3,8 @@
  * docker-host pod. Figures are ratios against a baseline measured in the same run; a missed target prints
  * MISSED and does not fail the run, only errors do.
  */
+// First: it sets how the simulator's heap grows before anything else is evaluated.
+import './lib/sim-gc.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

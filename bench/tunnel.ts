@@ -12,7 +12,7 @@ import { writeBlob } from './lib/data.js';
 import { containerFileSize, docker } from './lib/docker.js';
 import type { BenchEnv } from './lib/env.js';
 import { MB, mb, mbps, median, secs, table, verdict } from './lib/format.js';
-import { cpuSeconds } from './lib/proc.js';
+import { cpuSeconds, machineBusySeconds } from './lib/proc.js';
 import { progress, type Section, withTimeout } from './lib/section.js';
 
 const BYTES = 200 * MB;
@@ -56,16 +56,21 @@ export async function tunnelBench(env: BenchEnv, tmp: string): Promise<Section> 
     const cpu = { tunnel: [] as number[], simulator: [] as number[] };
     const copy = async (way: Way, label: string) => {
       await freshSink();
-      const before = { tunnel: cpuSeconds(child.pid), simulator: process.cpuUsage() };
+      const before = {
+        tunnel: cpuSeconds(child.pid),
+        simulator: process.cpuUsage(),
+        machine: machineBusySeconds(),
+      };
       const ms = await docker(way === 'tunnel' ? url : direct, ['cp', blob, `${SINK}:${DEST}`]);
       const used = {
         tunnel: cpuSeconds(child.pid) - before.tunnel,
         simulator: cpuTotal(process.cpuUsage(before.simulator)),
+        machine: machineBusySeconds() - before.machine,
       };
       const size = await containerFileSize(engine.ip, engine.tcpPort, SINK, DEST);
       if (size !== BYTES) throw new Error(`${way}: ${SINK}:${DEST} has ${size} bytes, ${BYTES} were sent`);
       progress(
-        `${label} ${way.padEnd(6)} ${secs(ms)} s  ${mbps(BYTES, ms)} MB/s  CPU s: tunnel process ${used.tunnel.toFixed(2)}, simulator ${used.simulator.toFixed(2)}`,
+        `${label} ${way.padEnd(6)} ${secs(ms)} s  ${mbps(BYTES, ms)} MB/s  CPU s: tunnel process ${used.tunnel.toFixed(2)}, simulator ${used.simulator.toFixed(2)}, machine ${used.machine.toFixed(2)}`,
       );
       return { ms, used };
     };

@@ -79,9 +79,21 @@ export async function uploadMemoryBench(env: BenchEnv, tmp: string): Promise<Sec
       'Upload memory: planUpload → tarStream → copyTarToPod (tar x over exec), peak RSS of the uploading process',
     lines: [
       table(
-        ['upload', 'files', 'MB', 'plan s', 'upload s', 'MB/s', 'peak RSS MB', 'heap MB', 'buffers MB'],
         [
-          ['idle child (modules loaded)', '', '', '', '', '', mb(idle.peakRss), '', ''],
+          'upload',
+          'files',
+          'MB',
+          'plan s',
+          'upload s',
+          'MB/s',
+          'RSS connected',
+          'RSS planned',
+          'peak RSS MB',
+          'heap MB',
+          'buffers MB',
+        ],
+        [
+          ['idle child (modules loaded)', '', '', '', '', '', '', '', mb(idle.peakRss), '', ''],
           ...runs.map((r) => [
             r.name,
             String(r.files),
@@ -89,6 +101,8 @@ export async function uploadMemoryBench(env: BenchEnv, tmp: string): Promise<Sec
             secs(r.result.planMs),
             secs(r.result.uploadMs),
             mbps(r.bytes, r.result.uploadMs),
+            mb(r.result.connectedRss),
+            mb(r.result.plannedRss),
             mb(r.result.peakRss),
             mb(r.result.peaks.heapUsed),
             mb(r.result.peaks.arrayBuffers),
@@ -99,7 +113,8 @@ export async function uploadMemoryBench(env: BenchEnv, tmp: string): Promise<Sec
       `peak RSS, large: ${mb(large.result.peakRss)} MB  (target < ${mb(TARGET_PEAK, 0)} MB: ${verdict(large.result.peakRss < TARGET_PEAK)})`,
       `peak RSS large / small: ${flatness.toFixed(2)}  (10× the data; target <= ${TARGET_FLATNESS}: ${verdict(flatness <= TARGET_FLATNESS)})`,
       `above the idle child, large / small: ${aboveIdle.toFixed(2)} (for information)`,
-      'heap MB / buffers MB: peaks of process.memoryUsage() heapUsed / arrayBuffers, sampled every 50 ms',
+      'RSS connected / planned: after the first API request (client-node, TLS) / after the plan; heap MB / buffers MB: peaks of',
+      'process.memoryUsage() heapUsed / arrayBuffers, sampled every 100 ms',
       'every upload checked in the pod: file count and total bytes',
     ],
   };

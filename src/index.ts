@@ -1,5 +1,5 @@
-import { keepYoungGenerationSize } from './heap.js';
+import { limitMemory } from './heap.js';
 import { run } from './main.js';
 
-keepYoungGenerationSize();
+limitMemory();
 await run();

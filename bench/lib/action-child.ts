@@ -9,11 +9,19 @@
  * - tunnel: openTunnel, report `{ url }` once dockerd answers through it, serve until stdin ends.
  */
 import { planUpload, tarStream } from '../../src/compose/upload.js';
-import { keepYoungGenerationSize } from '../../src/heap.js';
+import { limitMemory } from '../../src/heap.js';
 import { connect } from '../../src/kube/client.js';
 import { copyTarToPod } from '../../src/kube/copy.js';
 import { openTunnel, waitForDocker } from '../../src/kube/tunnel.js';
-import { inputEnded, type MemoryPeaks, peakRss, readInput, report, samplePeaks } from './child-io.js';
+import {
+  currentRss,
+  inputEnded,
+  type MemoryPeaks,
+  peakRss,
+  readInput,
+  report,
+  samplePeaks,
+} from './child-io.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
 
@@ -26,6 +34,8 @@ interface Cluster {
 export interface TunnelResult {
   peakRss: number;
   peaks: MemoryPeaks;
+  /** RSS once dockerd answered through the tunnel, before the benchmark's traffic. */
+  connectedRss: number;
 }
 
 export type ActionChildInput =
@@ -42,6 +52,10 @@ export type ActionChildInput =
 export interface UploadResult {
   peakRss: number;
   peaks: MemoryPeaks;
+  /** RSS after the first API request (client-node, TLS), before the plan. */
+  connectedRss: number;
+  /** RSS after the plan, before the upload. */
+  plannedRss: number;
   planMs: number;
   uploadMs: number;
   sendBytes: number;
@@ -56,29 +70,33 @@ export interface UploadResult {
 // the bench), and in that mode its webpack takes a file with top-level await for CommonJS.
 async function main(input: ActionChildInput): Promise<void> {
   // As src/index.ts does it, once the modules are loaded.
-  keepYoungGenerationSize();
+  limitMemory();
   if (input.mode === 'idle') {
     report({ peakRss: peakRss() });
   } else if (input.mode === 'tunnel') {
     const client = await connect({ kubeconfig: input.kubeconfig, namespace: input.namespace });
     const tunnel = await openTunnel(client, { namespace: input.namespace, pod: input.pod });
     const sampler = samplePeaks();
+    let connectedRss = 0;
     try {
       await waitForDocker(tunnel, { timeoutMs: 30_000 });
+      connectedRss = currentRss();
       report({ url: tunnel.url });
       await inputEnded();
     } finally {
       await tunnel.close();
       await client.close();
     }
-    report({ peakRss: peakRss(), peaks: sampler.stop() } satisfies TunnelResult);
+    report({ peakRss: peakRss(), peaks: sampler.stop(), connectedRss } satisfies TunnelResult);
   } else {
     const client = await connect({ kubeconfig: input.kubeconfig, namespace: input.namespace });
+    const connectedRss = currentRss();
     const sampler = samplePeaks();
     try {
       const t0 = performance.now();
       const plan = await planUpload({ workingDirectory: input.workingDirectory, roots: input.roots });
       const t1 = performance.now();
+      const plannedRss = currentRss();
       // As src/compose/deploy.ts does it: a fresh archive stream per call (a v4-only cluster reads it twice).
       const copied = await copyTarToPod(client, {
         namespace: input.namespace,
@@ -91,6 +109,8 @@ async function main(input: ActionChildInput): Promise<void> {
       report({
         peakRss: peakRss(),
         peaks: sampler.stop(),
+        connectedRss,
+        plannedRss,
         planMs: t1 - t0,
         uploadMs: t2 - t1,
         sendBytes: plan.sendBytes,

@@ -28,6 +28,11 @@ export function peakRss(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/** Current resident set size in bytes (VmRSS). */
+export function currentRss(): number {
+  return process.memoryUsage.rss();
+}
+
 /** Resolves when stdin ends: the parent's way of saying "stop". */
 export function inputEnded(): Promise<void> {
   return new Promise((resolve) => {
@@ -52,7 +57,7 @@ export interface MemoryPeaks {
 const TRACE = process.env.PREEVY_BENCH_TRACE === '1';
 
 /**
- * Samples process.memoryUsage() every 50 ms and keeps each component's peak: tells JS objects (heapUsed)
+ * Samples process.memoryUsage() every 100 ms (each sample costs about a millisecond of CPU) and keeps each component's peak: tells JS objects (heapUsed)
  * from Buffers (external, arrayBuffers) when the peak RSS is higher than the streaming design suggests.
  */
 export function samplePeaks(): { stop(): MemoryPeaks } {
@@ -88,7 +93,7 @@ export function samplePeaks(): { stop(): MemoryPeaks } {
     }
   };
   sample();
-  const timer = setInterval(sample, 50);
+  const timer = setInterval(sample, 100);
   timer.unref();
   return {
     stop() {

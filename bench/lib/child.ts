@@ -122,7 +122,11 @@ export interface Child {
 
 export function startChild(input: unknown): Child {
   if (!command) throw new Error('prepareChildren() first');
-  const [node, ...args] = command as [string, ...string[]];
+  const [node, ...rest] = command as [string, ...string[]];
+  // PREEVY_BENCH_CPU_PROF=<dir>: each child writes a V8 CPU profile there when it exits (for working on the
+  // tunnel's and the upload's CPU per byte; profiling costs some CPU itself, so not for the figures).
+  const profDir = process.env.PREEVY_BENCH_CPU_PROF;
+  const args = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...rest] : rest;
   const proc = spawn(node, args, {
     env: { ...process.env, [INPUT_ENV]: JSON.stringify(input) },
     stdio: ['pipe', 'pipe', 'inherit'],

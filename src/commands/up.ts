@@ -69,7 +69,8 @@ export interface UpResult {
   /** One per exposed TCP port, sorted by service and port; empty when nothing is exposed. */
   urls: ServiceUrl[];
   /** What the upload sent (absent without a compose project). */
-  upload?: { files: number; bytes: number; skippedFiles: number };
+  /** `upToDate`: nothing had changed since the last deploy, so no upload, build or `up` ran. */
+  upload?: { files: number; bytes: number; skippedFiles: number; upToDate: boolean };
   objects: Array<{ ref: string; action: string }>;
   dockerHost: string;
   outcome: UpOutcome;
@@ -98,7 +99,35 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
   const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
   const { namespace } = inputs;
 
-  const client = await phase('Connect to the cluster', () => connectWith(inputs, log));
+  const project = {
+    workingDirectory: inputs.workingDirectory,
+    files: inputs.composeFiles,
+    profiles: inputs.composeProfiles,
+    envFiles: inputs.composeEnvFiles,
+    // The compose project name is the env id: one project per environment, stable across pushes.
+    projectName: ctx.envId,
+  };
+  // Reading the compose project needs no cluster: it starts now, alongside the connection, the lock and the
+  // lookup (its `docker compose config` runs take about half a second), and is awaited in its own phase.
+  const composeLog = deferredLog();
+  const stopReading = new AbortController();
+  const reading = hasComposeProject(project)
+    ? prepareCompose(project, {
+        allowOutside: inputs.allowOutsidePaths,
+        policy: inputs.composePolicy,
+        log: composeLog,
+        signal: stopReading.signal,
+      })
+    : undefined;
+  reading?.catch(() => {});
+
+  let client: KubeClient;
+  try {
+    client = await phase('Connect to the cluster', () => connectWith(inputs, log));
+  } catch (err) {
+    stopReading.abort();
+    throw err;
+  }
   let lock: EnvLock | undefined;
   // Whether an environment exists when the run ends: the lock's Lease stays with one, and goes without one.
   let envExists = true;
@@ -152,24 +181,16 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     await ctx.onDeploying?.();
     const id = found?.id ?? newInstanceId(ctx.envId);
 
-    const project = {
-      workingDirectory: inputs.workingDirectory,
-      files: inputs.composeFiles,
-      profiles: inputs.composeProfiles,
-      envFiles: inputs.composeEnvFiles,
-      // The compose project name is the env id: one project per environment, stable across pushes.
-      projectName: ctx.envId,
-    };
     // Before any write: a broken compose project leaves the cluster untouched, and the template needs the ports.
     let prepared: PreparedCompose | undefined;
-    if (hasComposeProject(project)) {
-      prepared = await phase('Read the compose project', () =>
-        prepareCompose(project, {
-          allowOutside: inputs.allowOutsidePaths,
-          policy: inputs.composePolicy,
-          log,
-        }),
-      );
+    if (reading) {
+      prepared = await phase('Read the compose project', async () => {
+        try {
+          return await reading;
+        } finally {
+          composeLog.replay(log);
+        }
+      });
     } else {
       log.warning(
         `No compose file in ${inputs.workingDirectory}: the environment is provisioned, and no services are deployed. Set "working-directory" or "compose-files".`,
@@ -344,14 +365,29 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
         files: compose.uploadedFiles,
         bytes: compose.uploadedBytes,
         skippedFiles: compose.skippedFiles,
+        upToDate: compose.upToDate,
       },
       objects: applied.map((a) => ({ ref: a.ref, action: a.action })),
       dockerHost: manifests.dockerHost.metadata.name,
     };
   } finally {
+    stopReading.abort();
     await lock?.release({ remove: !envExists });
     client.close();
   }
+}
+
+/** A log that keeps its lines until replay(): work started before its phase prints inside it. */
+function deferredLog(): Log & { replay(to: Log): void } {
+  const lines: Array<[keyof Log, string]> = [];
+  return {
+    info: (msg) => lines.push(['info', msg]),
+    warning: (msg) => lines.push(['warning', msg]),
+    debug: (msg) => lines.push(['debug', msg]),
+    replay(to) {
+      for (const [level, msg] of lines.splice(0)) to[level](msg);
+    },
+  };
 }
 
 /**

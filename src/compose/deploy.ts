@@ -1,6 +1,10 @@
 /**
  * The Docker bridge's deploy: tunnel → upload → compose build and up, on the environment's docker host.
  *
+ * An `up` that finds nothing changed since the environment's last successful deploy (fingerprint.ts), with its
+ * services running, skips the upload, the build and `up`: a re-run, or a push that touched no file of the
+ * project, costs a few requests.
+ *
  * Faults during it: a Docker connection that the tunnel lost mid-stream fails the compose command that used
  * it, so a compose step that failed while the tunnel counted a dropped connection is run once more (build and
  * up are idempotent). A docker host pod that was replaced, or whose containers restarted, during the deploy
@@ -22,10 +26,12 @@ import { rec } from '../kube/shapes.js';
 import { openTunnel, type Tunnel, waitForDocker } from '../kube/tunnel.js';
 import type { KubeObject } from '../kube/types.js';
 import { waitForRollout } from '../kube/wait.js';
+import { deployFingerprint, STAMP } from './fingerprint.js';
 import { type ComposeProject, composeEnv } from './model.js';
 import type { PreparedCompose } from './prepare.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
-import { type Manifest, planUpload, tarStream } from './upload.js';
+import { containersDiffer } from './running.js';
+import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
@@ -46,6 +52,8 @@ export interface DeployComposeResult {
   uploadedBytes: number;
   uploadedFiles: number;
   skippedFiles: number;
+  /** Nothing had changed since the last deploy: no upload, build or `up` ran. */
+  upToDate: boolean;
 }
 
 /** Compose's own lookup, so "no compose project" can be told apart from a broken one. */
@@ -111,12 +119,12 @@ async function deployTo(
   const env = composeEnv(process.env, tunnel.url);
   const { prepared: rewritten } = args;
 
-  const plan = await phase('Upload the files', async () => {
-    const previous = await readManifest(client, namespace, pod, `${rewritten.remoteDir}/${MANIFEST}`, log);
+  const { plan, upToDate } = await phase('Upload the files', async () => {
+    const previous = await readDeployState(client, namespace, pod, rewritten.remoteDir, log);
     const plan = await planUpload({
       workingDirectory: rewritten.project.workingDirectory,
       roots: rewritten.uploads,
-      previous,
+      previous: previous.manifest,
       allowOutside: args.allowOutside,
     });
     if (plan.totalBytes > LARGE_UPLOAD_BYTES) {
@@ -124,22 +132,36 @@ async function deployTo(
         `The compose project binds ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB of files into its services; the largest: ${plan.largest.map((l) => `${l.dir} (${(l.bytes / 2 ** 20).toFixed(1)} MiB)`).join(', ')}.`,
       );
     }
-    // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream.
+    if (await unchangedSinceLastDeploy(previous.stamp, plan, rewritten, tunnel.url, log)) {
+      log.info(
+        `Nothing changed since the last deploy of this environment (${plan.skippedFiles} files, the compose model and the build contexts are as they were) and its services run.`,
+      );
+      return { plan, upToDate: true };
+    }
+    // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream. The
+    // archive empties the stamp of the last deploy: from here on the services may no longer match it.
     await copyTarToPod(client, {
       namespace,
       pod: pod.name,
       container: pod.container,
       dir: rewritten.remoteDir,
-      tar: () => tarStream(plan, MANIFEST),
+      tar: () => tarStream(plan, MANIFEST, [STAMP]),
       log,
     });
     const files = plan.send.filter((e) => e.type === 'file').length;
     log.info(
       `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped.`,
     );
-    return plan;
+    return { plan, upToDate: false };
   });
 
+  const result = {
+    uploadedBytes: upToDate ? 0 : plan.sendBytes,
+    uploadedFiles: upToDate ? 0 : plan.send.filter((e) => e.type === 'file').length,
+    skippedFiles: plan.skippedFiles,
+    upToDate,
+  };
+  if (upToDate) return result;
   await phase('Build and start the services', () =>
     composeUp({
       project: rewritten.project,
@@ -149,11 +171,53 @@ async function deployTo(
       step: againAfterDrop(tunnel, log, podChanged),
     }),
   );
-  return {
-    uploadedBytes: plan.sendBytes,
-    uploadedFiles: plan.send.filter((e) => e.type === 'file').length,
-    skippedFiles: plan.skippedFiles,
-  };
+  await recordDeploy(client, namespace, pod, rewritten, plan, log);
+  return result;
+}
+
+/**
+ * True when this deploy would change nothing: no file to upload, the fingerprint the one the last successful
+ * deploy recorded, and the containers as `up` left them (one may have exited or turned unhealthy since).
+ */
+async function unchangedSinceLastDeploy(
+  stamp: string | undefined,
+  plan: UploadPlan,
+  prepared: PreparedCompose,
+  dockerHost: string,
+  log: Log,
+): Promise<boolean> {
+  if (!stamp || plan.send.some((e) => e.type === 'file')) return false;
+  if ((await deployFingerprint(prepared.model, plan)) !== stamp) return false;
+  const differs = await containersDiffer(dockerHost, prepared.project.projectName, prepared.model).catch(
+    (err: unknown) => `the containers could not be listed (${errorMessage(err)})`,
+  );
+  if (differs) log.info(`Nothing changed since the last deploy, but ${differs}: deploying again.`);
+  return differs === undefined;
+}
+
+/** The fingerprint of a successful deploy, for the next `up` to compare with. Best-effort. */
+async function recordDeploy(
+  client: KubeClient,
+  namespace: string,
+  pod: DockerHostPod,
+  prepared: PreparedCompose,
+  plan: UploadPlan,
+  log: Log,
+): Promise<void> {
+  try {
+    const fingerprint = await deployFingerprint(prepared.model, plan);
+    if (!fingerprint) return;
+    const r = await execInPod(client, {
+      namespace,
+      pod: pod.name,
+      container: pod.container,
+      command: ['sh', '-c', 'printf %s "$1" > "$2"', 'sh', fingerprint, `${prepared.remoteDir}/${STAMP}`],
+    });
+    if (r.exitCode !== 0)
+      log.debug(`recording the deploy's fingerprint: exit ${r.exitCode}: ${r.stderrTail}`);
+  } catch (err) {
+    log.debug(`recording the deploy's fingerprint: ${errorMessage(err)}`);
+  }
 }
 
 /**
@@ -254,32 +318,55 @@ async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Pro
   }
 }
 
-async function readManifest(
+/** Between the two files in readDeployState's output: neither JSON nor a hex fingerprint holds it. */
+const SEPARATOR = '\n--preevy--\n';
+
+/** The manifest of the last upload and the fingerprint of the last successful deploy, in one exec. */
+async function readDeployState(
   client: KubeClient,
   namespace: string,
   pod: { name: string; container: string },
-  file: string,
+  dir: string,
   log: Log,
-): Promise<Manifest | undefined> {
+): Promise<{ manifest?: Manifest; stamp?: string }> {
   let out = collect();
   try {
-    const r = await retryOpening(
-      `read ${file} in pod ${pod.name}`,
+    await retryOpening(
+      `read ${dir}/${MANIFEST} in pod ${pod.name}`,
       () => {
         out = collect();
         return execInPod(client, {
           namespace,
           pod: pod.name,
           container: pod.container,
-          command: ['cat', file],
+          command: [
+            'sh',
+            '-c',
+            'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; exit 0',
+            'sh',
+            dir,
+            MANIFEST,
+            STAMP,
+            SEPARATOR.replaceAll('\n', '\\n'),
+          ],
           stdout: out.stream,
         });
       },
       { log },
     );
-    return r.exitCode === 0 ? (JSON.parse(out.text()) as Manifest) : undefined;
   } catch {
-    // A first deploy has none, and a damaged one only costs a full upload.
-    return undefined;
+    // A damaged state only costs a full upload and deploy.
+    return {};
   }
+  const text = out.text();
+  const at = text.lastIndexOf(SEPARATOR);
+  if (at < 0) return {};
+  const stamp = text.slice(at + SEPARATOR.length).trim();
+  let manifest: Manifest | undefined;
+  try {
+    manifest = at > 0 ? (JSON.parse(text.slice(0, at)) as Manifest) : undefined;
+  } catch {
+    manifest = undefined;
+  }
+  return { manifest, stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined };
 }

@@ -104,7 +104,7 @@ async function composeConfig(
   project: ComposeProject,
   env: NodeJS.ProcessEnv,
   run: typeof runProcess,
-  opts: { flags?: string[]; stdinModel?: unknown } = {},
+  opts: { flags?: string[]; stdinModel?: unknown; signal?: AbortSignal } = {},
 ): Promise<ComposeModel> {
   const selection =
     opts.stdinModel === undefined
@@ -129,6 +129,7 @@ async function composeConfig(
       captureStdout: true,
       input: opts.stdinModel === undefined ? undefined : JSON.stringify(opts.stdinModel),
       timeoutMs: CONFIG_TIMEOUT_MS,
+      signal: opts.signal,
     },
   ).catch((err: unknown) => {
     if (!(err instanceof ActionError) || !/did not finish|printed more than/.test(err.message)) throw err;
@@ -159,14 +160,21 @@ export async function loadComposeModel(
   project: ComposeProject,
   env: NodeJS.ProcessEnv,
   run: typeof runProcess = runProcess,
+  signal?: AbortSignal,
 ): Promise<ComposeModel> {
-  const model = await composeConfig(project, env, run);
+  const model = await composeConfig(project, env, run, { signal });
   if (!model.services || Object.keys(model.services).length === 0) {
     throw new ActionError(
       `The compose project in ${project.workingDirectory} has no services (check compose-profiles).`,
     );
   }
   return model;
+}
+
+/** The compose files compose reads first (given, or its own lookup), absolute. */
+export function composeFilePaths(project: ComposeProject): string[] {
+  const files = project.files.length > 0 ? project.files : defaultFiles(project.workingDirectory);
+  return files.map((f) => path.resolve(project.workingDirectory, f));
 }
 
 /**
@@ -216,26 +224,28 @@ export async function filesReadByCompose(
   project: ComposeProject,
   env: NodeJS.ProcessEnv,
   run: typeof runProcess = runProcess,
+  signal?: AbortSignal,
 ): Promise<RunnerRead[]> {
   const collect = (m: ComposeModel) =>
     Object.entries(m.services ?? {}).flatMap(([name, s]) => [
       ...pathsOf(s.env_file as FileList).map((p) => ({ where: `service "${name}" env_file`, p })),
       ...pathsOf(s.label_file as FileList).map((p) => ({ where: `service "${name}" label_file`, p })),
     ]);
-  const resolved = collect(await composeConfig(project, env, run, { flags: ['--no-interpolate'] }));
+  const resolved = collect(await composeConfig(project, env, run, { flags: ['--no-interpolate'], signal }));
   if (!resolved.some((r) => r.p.includes('$')))
     return resolved.map((r) => ({ where: r.where, path: r.p, written: r.p }));
 
   // Compose interpolates a path before resolving it against its file's directory: interpolate what was written
   // (compose itself, so `.env` and `--env-file` count), then resolve it against that directory.
   const written = collect(
-    await composeConfig(project, env, run, { flags: ['--no-interpolate', '--no-path-resolution'] }),
+    await composeConfig(project, env, run, { flags: ['--no-interpolate', '--no-path-resolution'], signal }),
   );
   const values = await interpolate(
     project,
     env,
     run,
     written.map((w) => w.p),
+    signal,
   );
   return resolved.map((r, i) => {
     const raw = written[i]?.p;
@@ -254,10 +264,11 @@ async function interpolate(
   env: NodeJS.ProcessEnv,
   run: typeof runProcess,
   values: string[],
+  signal?: AbortSignal,
 ): Promise<string[]> {
   const labels = Object.fromEntries(values.map((v, i) => [`v${i}`, v]));
   const probe = { name: project.projectName, services: { probe: { image: 'probe', labels } } };
-  const out = await composeConfig(project, env, run, { stdinModel: probe });
+  const out = await composeConfig(project, env, run, { stdinModel: probe, signal });
   const got = (out.services.probe?.labels ?? {}) as Record<string, string>;
   // Compose writes a literal `$` back as `$$`.
   return values.map((_, i) => (got[`v${i}`] ?? '').replaceAll('$$', '$'));

@@ -1,13 +1,16 @@
 import type { Log } from '../kube/log.js';
+import { runProcess } from '../util/process.js';
 import {
   type ComposeModel,
   type ComposeProject,
   composeEnv,
+  composeFilePaths,
   filesReadByCompose,
   loadComposeModel,
   projectFiles,
 } from './model.js';
 import { type ComposePolicy, checkComposePolicy } from './policy.js';
+import { composeFileReferences } from './references.js';
 import { checkRunnerReads, rewriteForDockerHost } from './rewrite.js';
 import { checkUploadRoots } from './upload.js';
 import { pinPorts, type ServicePort } from './urls.js';
@@ -31,7 +34,7 @@ export interface PreparedCompose {
  */
 export async function prepareCompose(
   project: ComposeProject,
-  opts: { allowOutside: boolean; log: Log; policy?: ComposePolicy },
+  opts: { allowOutside: boolean; log: Log; policy?: ComposePolicy; signal?: AbortSignal },
 ): Promise<PreparedCompose> {
   const env = composeEnv(process.env);
   const rewriteOpts = {
@@ -41,8 +44,22 @@ export async function prepareCompose(
   };
   // Before compose reads them: the project's own files, then the env files that reading the model would read.
   checkRunnerReads(projectFiles(project), rewriteOpts);
-  checkRunnerReads(await filesReadByCompose(project, env), rewriteOpts);
-  const model = await loadComposeModel(project, env);
+  // The other compose files these name (include, extends), and theirs in turn.
+  checkRunnerReads(composeFileReferences(composeFilePaths(project), project.workingDirectory), rewriteOpts);
+  // The model is read alongside the check of the env files it reads (each `docker compose config` takes about
+  // 0.3 s): what it read is only looked at once the check has passed, and it is stopped when the check fails.
+  const reading = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, reading.signal]) : reading.signal;
+  const modelRead = loadComposeModel(project, env, runProcess, signal);
+  modelRead.catch(() => {});
+  try {
+    checkRunnerReads(await filesReadByCompose(project, env, runProcess, opts.signal), rewriteOpts);
+  } catch (err) {
+    reading.abort();
+    await modelRead.catch(() => {});
+    throw err;
+  }
+  const model = await modelRead;
   opts.log.info(`Services: ${Object.keys(model.services).join(', ')}`);
   checkComposePolicy(model, opts.policy ?? 'permissive');
   const rewritten = rewriteForDockerHost(model, rewriteOpts);

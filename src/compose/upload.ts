@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, opendir, readdir, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,8 +7,18 @@ import { pack } from 'tar-stream';
 import { ActionError } from '../errors.js';
 import { followLinks, outsideProblem } from './rewrite.js';
 
-/** What was uploaded last time, kept in the docker host next to the files: relative path → size and mtime. */
-export type Manifest = Record<string, { size: number; mtimeMs: number }>;
+/**
+ * What was uploaded last time, kept in the docker host next to the files: relative path → size, mtime and the
+ * SHA-256 of the content. A runner checks out a fresh copy for every run, so every mtime is new each time: a
+ * file is unchanged when its content hash is the one uploaded. Size and mtime only spare reading a file that
+ * has both as they were (a run on the same checkout).
+ */
+export type Manifest = Record<string, ManifestEntry>;
+export interface ManifestEntry {
+  size: number;
+  mtimeMs: number;
+  sha256?: string;
+}
 
 export interface FileEntry {
   /** Path on the runner. */
@@ -19,13 +30,16 @@ export interface FileEntry {
   mtimeMs: number;
   mode: number;
   linkname?: string;
+  /** Known once the file was compared with the manifest or has been streamed. */
+  sha256?: string;
 }
 
 export interface UploadPlan {
   /** Every entry under the upload roots (directories first, so the archive creates them in order). */
   entries: FileEntry[];
-  /** The entries to send: new or changed files (size or mtime), every directory and symlink. */
+  /** The entries to send: new or changed files (content), every directory and symlink. */
   send: FileEntry[];
+  /** The new manifest. The hashes of the files sent are filled in while tarStream streams them. */
   manifest: Manifest;
   totalBytes: number;
   sendBytes: number;
@@ -136,6 +150,7 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
     });
   }
 
+  await hashCandidates(entries, opts.previous);
   const manifest: Manifest = {};
   const send: FileEntry[] = [];
   const byTop = new Map<string, number>();
@@ -147,12 +162,12 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
       send.push(e);
       continue;
     }
-    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs };
+    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256 };
     totalBytes += e.size;
     const top = e.name.split('/').slice(0, 2).join('/');
     byTop.set(top, (byTop.get(top) ?? 0) + e.size);
     const before = opts.previous?.[e.name];
-    if (before && before.size === e.size && before.mtimeMs === e.mtimeMs) {
+    if (before?.sha256 !== undefined && before.sha256 === e.sha256) {
       skippedFiles++;
       continue;
     }
@@ -166,14 +181,52 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
   return { entries, send, manifest, totalBytes, sendBytes, skippedFiles, specials, largest };
 }
 
+/** Files read at once while hashing: enough to hide the latency of opening many small files. */
+const HASH_CONCURRENCY = 8;
+
+/**
+ * The content hash of every file that may be unchanged: one the manifest has with the same size. Without a
+ * manifest entry a file is sent anyway, and hashed while it streams.
+ */
+async function hashCandidates(entries: FileEntry[], previous: Manifest | undefined): Promise<void> {
+  if (!previous) return;
+  const todo = entries.filter((e) => {
+    const before = e.type === 'file' ? previous[e.name] : undefined;
+    if (before?.sha256 === undefined || before.size !== e.size) return false;
+    if (before.mtimeMs === e.mtimeMs) {
+      e.sha256 = before.sha256;
+      return false;
+    }
+    return true;
+  });
+  let next = 0;
+  const worker = async () => {
+    for (let e = todo[next++]; e; e = todo[next++]) e.sha256 = await fileSha256(e.local);
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, todo.length) }, worker));
+}
+
+/** SHA-256 of a file's content, hex; streamed. */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /**
  * The archive of the planned entries, streamed: one file is open at a time, and tar-stream's backpressure
- * keeps memory flat whatever the tree's size. The manifest travels as the last entry.
+ * keeps memory flat whatever the tree's size. Files named in `emptied` are written empty (a marker that must
+ * not outlive the upload); the manifest, with the hashes of the files just sent, travels as the last entry.
  */
-export function tarStream(plan: UploadPlan, manifestName = '.preevy-upload-manifest.json'): Readable {
+export function tarStream(
+  plan: UploadPlan,
+  manifestName = '.preevy-upload-manifest.json',
+  emptied: string[] = [],
+): Readable {
   const p = pack();
   void (async () => {
     try {
+      for (const name of emptied) p.entry({ name, mode: 0o600, type: 'file' }, '');
       for (const e of plan.send) {
         const header = { name: e.name, mode: e.mode & 0o7777, mtime: new Date(e.mtimeMs) };
         if (e.type === 'directory') {
@@ -181,14 +234,20 @@ export function tarStream(plan: UploadPlan, manifestName = '.preevy-upload-manif
         } else if (e.type === 'symlink') {
           p.entry({ ...header, type: 'symlink', linkname: e.linkname });
         } else {
+          const hash = createHash('sha256');
           await new Promise<void>((resolve, reject) => {
             const entry = p.entry({ ...header, type: 'file', size: e.size }, (err) =>
               err ? reject(err) : resolve(),
             );
             const src = createReadStream(e.local);
             src.on('error', reject);
+            src.on('data', (chunk) => hash.update(chunk as Buffer));
             src.pipe(entry);
           });
+          const digest = hash.digest('hex');
+          e.sha256 = digest;
+          const m = plan.manifest[e.name];
+          if (m) m.sha256 = digest;
         }
       }
       p.entry({ name: manifestName, mode: 0o600, type: 'file' }, JSON.stringify(plan.manifest));

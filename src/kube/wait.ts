@@ -4,9 +4,10 @@
  *   updatedReplicas >= spec.replicas; no old replicas left (replicas == updatedReplicas);
  *   availableReplicas >= updatedReplicas.
  *
- * Polling GET once a second rather than a watch: a watch needs reconnect and resourceVersion bookkeeping
- * (client-node 2.0.0 even aborted every watch after 30 s), while a poll is naturally robust to API server
- * hiccups and costs one small request per second for a few minutes at most.
+ * Polling GET rather than a watch: a watch needs reconnect and resourceVersion bookkeeping (client-node 2.0.0
+ * even aborted every watch after 30 s), while a poll is naturally robust to API server hiccups. It looks every
+ * 250 ms for the first 10 s, so that a docker host ready within seconds is seen at once, then once a second:
+ * one small request per second for a few minutes at most.
  */
 import { ReadinessError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
@@ -44,6 +45,8 @@ export interface WaitOptions {
 
 const DEPLOYMENT: TypeRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
 const DEFAULT_POLL_MS = 1000;
+const FAST_POLL_MS = 250;
+const FAST_POLL_FOR_MS = 10_000;
 const DEFAULT_REPLICA_FAILURE_GRACE_MS = 15_000;
 
 /** kubectl's rollout rule on one Deployment object. Pure. */
@@ -183,7 +186,8 @@ export async function waitForRollout(client: KubeClient, opts: WaitOptions): Pro
       );
     }
     try {
-      await sleep(Math.min(pollMs, deadline - now), opts.signal);
+      const interval = now - started < FAST_POLL_FOR_MS ? Math.min(FAST_POLL_MS, pollMs) : pollMs;
+      await sleep(Math.min(interval, deadline - now), opts.signal);
     } catch {
       throw new ReadinessError(`Waiting for Deployment ${opts.name} was cancelled.`);
     }

@@ -118,7 +118,7 @@ describe.skipIf(skip !== undefined)(
       const log = captureLog();
       const ctx = { ...ctxFor(43, log), envId: 'shop-pr-43' };
       const result = await up(inputs, ctx);
-      expect(result.upload).toEqual({ files: 2, bytes: 13, skippedFiles: 0 });
+      expect(result.upload).toEqual({ files: 2, bytes: 13, skippedFiles: 0, upToDate: false });
       expect(log.lines.join('\n')).toMatch(/only v4\.channel\.k8s\.io .*files are read twice/);
       const engine = old.backend.engineFor(`${NAMESPACE}/${dockerHostPodName(old.sim, 'shop-pr-43')}`)!;
       expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('v1\n');

@@ -213,7 +213,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
         if (name === 'Build and start the services' && !cut) {
           cut = true;
           // The Docker client's first connections are cut in the middle of the answer to its ping: it tries
-          // four times, then the build fails.
+          // four times, then `up --build` fails.
           sim.faults.next(4, { path: /\/portforward$/ }, { type: 'cut', afterBytes: 100 });
         }
         return fn();
@@ -227,7 +227,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
     expect(result.envId).toBe('shop-pr-301');
     expect(sim.audit.filter((e) => e.fault === 'cut')).toHaveLength(4);
     expect(log.lines.join('\n')).toMatch(
-      /docker compose build failed while 4 connection\(s\) of the tunnel to the Docker host failed \(last: port-forward to port 2375 of pod \S+: the connection dropped \(WebSocket close 1006\)\); running it once more\./,
+      /docker compose up failed while 4 connection\(s\) of the tunnel to the Docker host failed \(last: port-forward to port 2375 of pod \S+: the connection dropped \(WebSocket close 1006\)\); running it once more\./,
     );
     expect(log.lines.join('\n')).toMatch(/Container shop-pr-301-web-1 {2}Started/);
     await down(inp, ctxFor(301));

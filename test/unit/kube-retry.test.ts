@@ -662,12 +662,12 @@ describe('compose steps and a tunnel that drops connections', () => {
       t.drop();
       throw new Error(`failed ${runs}`);
     };
-    await expect(againAfterDrop(t, recordingLog())('build', failing)).rejects.toThrow('failed 2');
+    await expect(againAfterDrop(t, recordingLog())('up', failing)).rejects.toThrow('failed 2');
     expect(runs).toBe(2);
 
     runs = 0;
     await expect(
-      againAfterDrop(t, recordingLog())('build', async () => {
+      againAfterDrop(t, recordingLog())('up', async () => {
         runs++;
         throw new Error('a build error');
       }),

@@ -44,6 +44,8 @@ function refuse(socket: Duplex, status: number, body: string, type?: string) {
 
 /** The fake kubelet side of one port-forward: prefix frames, then bytes to and from `target`. */
 let onSlowReaderPause: (() => void) | undefined;
+/** When set, the length of every message the fake kubelet receives. */
+let framesSeen: number[] | undefined;
 
 function forward(
   ws: WebSocket,
@@ -63,6 +65,7 @@ function forward(
   const conn = net.connect(target, '127.0.0.1');
   let paused = false;
   ws.on('message', (data: Buffer) => {
+    framesSeen?.push(data.length);
     if (slow && !paused) {
       // A slow remote: stop reading for a while; the tunnel must stop reading its client too.
       paused = true;
@@ -269,12 +272,33 @@ describe('openTunnel', () => {
     }
   });
 
+  it('packs what its client writes into frames of at most one TLS record (16 KiB)', async () => {
+    const tunnel = await openTunnel(client, { namespace: 'ns', pod: 'echo' });
+    framesSeen = [];
+    try {
+      // 16 KiB on the wire less the 8-byte client frame header: channel byte and data.
+      const full = 16 * 1024 - 8;
+      const data = randomBytes(40 * (full - 1));
+      const back = await roundTrip(tunnel, data);
+      expect(sha(back)).toBe(sha(data));
+      expect(framesSeen.reduce((n, l) => n + l - 1, 0)).toBe(data.length);
+      // No frame spans two TLS records, and reads are packed into full frames rather than framed one by one (a
+      // short frame goes out only when nothing is queued ahead of it, whatever the sizes of the TCP reads).
+      expect(framesSeen.every((l) => l <= full)).toBe(true);
+      expect(framesSeen.filter((l) => l === full).length).toBeGreaterThanOrEqual(30);
+    } finally {
+      framesSeen = undefined;
+      await tunnel.close();
+    }
+  });
+
   it('keeps two parallel connections apart, one WebSocket each', async () => {
     const tunnel = await openTunnel(client, { namespace: 'ns', pod: 'echo' });
     try {
       const before = upgrades;
-      const a = randomBytes(300_000);
-      const b = randomBytes(200_000);
+      // Large enough that their reads interleave (every connection is read into the same buffer).
+      const a = randomBytes(6_000_000);
+      const b = randomBytes(4_000_000);
       const [ra, rb] = await Promise.all([roundTrip(tunnel, a), roundTrip(tunnel, b)]);
       expect(sha(ra)).toBe(sha(a));
       expect(sha(rb)).toBe(sha(b));

@@ -282,6 +282,89 @@ describe.skipIf(!hasCompose)('files compose reads on the runner', () => {
     }
   });
 
+  it('prepareCompose refuses compose files that include or extend a file outside, at any depth, before compose reads it', async () => {
+    const shared = (home: string) => {
+      writeFileSync(
+        path.join(home, 'shared.yaml'),
+        'services:\n  stolen:\n    image: busybox\n    environment: { TOKEN: runner-token-abcdef }\n',
+      );
+      return path.join(home, 'shared.yaml');
+    };
+    const cases: Array<{
+      what: string;
+      files: (home: string) => Record<string, string>;
+      links?: Record<string, string>;
+      names: string;
+    }> = [
+      {
+        what: 'include of an absolute path',
+        files: (home) => ({
+          'compose.yaml': `include: [${JSON.stringify(shared(home))}]\nservices:\n  web:\n    image: busybox\n`,
+        }),
+        names: 'compose.yaml: include',
+      },
+      {
+        what: 'include through a link',
+        files: (home) => {
+          shared(home);
+          return {
+            'compose.yaml': 'include:\n  - path: lib/shared.yaml\nservices:\n  web:\n    image: busybox\n',
+          };
+        },
+        links: { lib: '$HOME' },
+        names: 'compose.yaml: include',
+      },
+      {
+        what: 'extends.file in an included file',
+        files: (home) => ({
+          'compose.yaml': 'include: [inner/compose.yaml]\nservices:\n  web:\n    image: busybox\n',
+          'inner/compose.yaml': `services:\n  api:\n    extends:\n      file: ${JSON.stringify(path.relative(path.join(home, '../repo/inner'), shared(home)))}\n      service: stolen\n`,
+        }),
+        names: 'inner/compose.yaml: service "api" extends.file',
+      },
+      {
+        what: "an included project's .env",
+        files: () => ({
+          'compose.yaml': 'include: [inner/compose.yaml]\nservices:\n  web:\n    image: busybox\n',
+          'inner/compose.yaml': 'services:\n  api:\n    image: busybox\n    environment: [TOKEN]\n',
+        }),
+        links: { 'inner/.env': '$HOME/.kube/config' },
+        names: 'compose.yaml: include (its .env)',
+      },
+    ];
+    for (const c of cases) {
+      const root = realpathSync(mkdtempSync(path.join(tmpdir(), 'outside-')));
+      const home = path.join(root, 'home');
+      mkdirSync(path.join(home, '.kube'), { recursive: true });
+      writeFileSync(path.join(home, '.kube/config'), 'TOKEN=runner-token-abcdef\n');
+      const wd = path.join(root, 'repo');
+      for (const [f, text] of Object.entries(c.files(home))) {
+        mkdirSync(path.dirname(path.join(wd, f)), { recursive: true });
+        writeFileSync(path.join(wd, f), text);
+      }
+      for (const [f, target] of Object.entries(c.links ?? {}))
+        symlinkSync(target.replace('$HOME', home), path.join(wd, f));
+      const err = await rejected(prepareCompose(project(wd), { allowOutside: false, log: noopLog }));
+      expect(err.message, c.what).toContain(c.names);
+      expect(err.message, c.what).toContain(home);
+      expect(err.message, c.what).not.toContain('runner-token-abcdef');
+      // Allowed, compose reads it and the token reaches the model: the check is what kept it back.
+      const allowed = await prepareCompose(project(wd), { allowOutside: true, log: noopLog });
+      expect(JSON.stringify(allowed.model), c.what).toContain('runner-token-abcdef');
+    }
+  });
+
+  it('follows include and extends inside the working directory', async () => {
+    const { wd } = workspace({
+      'compose.yaml':
+        'include: [parts/db.yaml]\nservices:\n  web:\n    extends: { file: parts/base.yaml, service: base }\n',
+      'parts/db.yaml': 'services:\n  db:\n    image: busybox\n',
+      'parts/base.yaml': 'services:\n  base:\n    image: busybox\n    command: ["true"]\n',
+    });
+    const prepared = await prepareCompose(project(wd), { allowOutside: false, log: noopLog });
+    expect(Object.keys(prepared.model.services).sort()).toEqual(['db', 'web']);
+  });
+
   it("refuses the project's own files when the checkout links them outside: compose files, .env, env files", async () => {
     const { wd, home } = workspace(
       { 'real.yaml': 'services:\n  web:\n    image: busybox\n' },

@@ -49,15 +49,30 @@ describe('planUpload and tarStream', () => {
     expect(Object.keys(manifest).sort()).toEqual(['conf/app.ini', 'conf/nested/big.bin', 'secret.txt']);
   });
 
-  it('a re-deploy sends only the files whose size or mtime changed', async () => {
+  it('a re-deploy sends only the files whose content changed, whatever their mtimes', async () => {
     const wd = tree();
+    // The manifest the docker host keeps is the one that travelled with the archive, hashes filled in.
+    const manifestOf = async (plan: Awaited<ReturnType<typeof planUpload>>) =>
+      JSON.parse(readFileSync(path.join(await extract(plan), '.preevy-upload-manifest.json'), 'utf8'));
     const first = await planUpload({ workingDirectory: wd, roots: ['conf'] });
+    const kept = await manifestOf(first);
+    expect(kept['conf/app.ini'].sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // A fresh checkout: same content, new mtimes. Then one file edited to the same size.
+    const later = new Date(Date.now() + 5000);
+    for (const f of ['conf/app.ini', 'conf/nested/big.bin']) utimesSync(path.join(wd, f), later, later);
+    const fresh = await planUpload({ workingDirectory: wd, roots: ['conf'], previous: kept });
+    expect(fresh.send.filter((e) => e.type === 'file')).toEqual([]);
+    expect(fresh.skippedFiles).toBe(2);
+
     writeFileSync(path.join(wd, 'conf/app.ini'), 'a=2\n');
-    utimesSync(path.join(wd, 'conf/app.ini'), new Date(), new Date(Date.now() + 5000));
-    const second = await planUpload({ workingDirectory: wd, roots: ['conf'], previous: first.manifest });
+    const second = await planUpload({ workingDirectory: wd, roots: ['conf'], previous: kept });
     expect(second.send.filter((e) => e.type === 'file').map((e) => e.name)).toEqual(['conf/app.ini']);
     expect(second.sendBytes).toBe(4);
     expect(second.skippedFiles).toBe(1);
+    const next = await manifestOf(second);
+    expect(next['conf/app.ini'].sha256).not.toBe(kept['conf/app.ini'].sha256);
+    expect(next['conf/nested/big.bin'].sha256).toBe(kept['conf/nested/big.bin'].sha256);
   });
 
   it('refuses a symlink that leads outside the working directory, and a missing source', async () => {

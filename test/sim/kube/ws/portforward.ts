@@ -20,6 +20,69 @@ export const PORTFORWARD_PROTOCOLS = [
 /** Above this many queued bytes on the WebSocket (or on the pod's socket), reading from the other side pauses. */
 const HIGH_WATER = 4 * 1024 * 1024;
 
+/** Blocks the data for the pods is copied into; a few are in use per connection, the rest kept for reuse. */
+const BLOCK = 256 * 1024;
+const BLOCKS_KEPT = 32;
+const blocks: Buffer[] = [];
+
+/**
+ * Writes a connection's data to the pod the way the kubelet's copy loop does: out of buffers of its own, not out
+ * of the received frames. The WebSocket's frames are views into Buffers that Node's TLS server allocates per
+ * record (16 KiB); written as they are, each would live until the pod's socket has taken it, long enough to
+ * outlive the young generation, and the simulator's process would then free them with full mark-compacts, which
+ * cost it more CPU than the rest of its work per byte (bench/README.md). Copied, they die at once. What arrives
+ * in one turn of the event loop goes to the pod in one write (system call) at the next.
+ */
+class PodWriter {
+  private block: Buffer | undefined;
+  private used = 0;
+  /** Start of the bytes of `block` not yet handed to the socket. */
+  private start = 0;
+  private scheduled = false;
+
+  constructor(private readonly sock: net.Socket) {}
+
+  write(data: Buffer): void {
+    let off = 0;
+    while (off < data.length) {
+      if (!this.block) {
+        this.block = blocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK);
+        this.used = 0;
+        this.start = 0;
+      }
+      const n = Math.min(BLOCK - this.used, data.length - off);
+      data.copy(this.block, this.used, off, off + n);
+      this.used += n;
+      off += n;
+      if (this.used === BLOCK) this.flush();
+    }
+    if (!this.scheduled && this.block) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    const block = this.block;
+    if (!block || this.used === this.start || this.sock.destroyed) return;
+    const full = this.used === BLOCK;
+    // Writes complete in order: once the block's last part is written, the block is free.
+    this.sock.write(
+      block.subarray(this.start, this.used),
+      full
+        ? () => {
+            if (blocks.length < BLOCKS_KEPT) blocks.push(block);
+          }
+        : undefined,
+    );
+    this.start = this.used;
+    if (full) this.block = undefined;
+  }
+}
+
 function parsePorts(query: URLSearchParams): number[] | string {
   const raw = query
     .getAll('ports')
@@ -116,6 +179,8 @@ function runPortForward(
       return;
     }
     const sock = backend.portForward(ctx.pod, port);
+    // As the kubelet's (Go's) dialled connections are.
+    sock.setNoDelay(true);
     sockets[i] = sock;
     let failed = false;
     sock.on('error', (err: NodeJS.ErrnoException) => {
@@ -148,20 +213,16 @@ function runPortForward(
     });
   }
 
-  // Messages that arrive in one turn of the event loop go to the pod in one writev rather than a write (a system
-  // call) each; and a pod that reads slower than the client sends holds the client back, as TCP backpressure
-  // does through the kubelet's copy.
-  const corked = new Set<net.Socket>();
+  const writers = new Map<net.Socket, PodWriter>();
   const toPod = (sock: net.Socket, payload: Buffer) => {
-    if (!corked.has(sock)) {
-      corked.add(sock);
-      sock.cork();
-      setImmediate(() => {
-        corked.delete(sock);
-        sock.uncork();
-      });
+    let w = writers.get(sock);
+    if (!w) {
+      w = new PodWriter(sock);
+      writers.set(sock, w);
     }
-    sock.write(payload);
+    w.write(payload);
+    // A pod that reads slower than the client sends holds the client back, as TCP backpressure does through the
+    // kubelet's copy.
     if (sock.writableLength > HIGH_WATER && !ws.isPaused) {
       ws.pause();
       const resume = () => {
