@@ -223,6 +223,7 @@ describe.skipIf(skip !== undefined)(
       }
       const uploaded = files(uploadRoot).filter((f) => f !== secretFile);
       expect(uploaded.map((f) => path.relative(uploadRoot, f)).sort()).toEqual([
+        `projects/${ENV_ID}/.preevy-deployed`,
         `projects/${ENV_ID}/.preevy-upload-manifest.json`,
         `projects/${ENV_ID}/site/index.html`,
       ]);
