@@ -54,8 +54,8 @@ function referencesOf(file: string, doc: unknown, workingDirectory: string): Ref
       const first = paths[0];
       const from =
         projectDir ?? (first && !first.includes('$') ? path.dirname(path.resolve(dir, first)) : undefined);
-      if (from && !from.includes('$') && exists(path.resolve(dir, from, '.env')))
-        add(`${base}: include (its .env)`, path.join(from, '.env'), dir, false);
+      if (from && !from.includes('$') && exists(fileIn(path.resolve(dir, from), '.env')))
+        add(`${base}: include (its .env)`, fileIn(from, '.env'), dir, false);
     }
   }
   for (const [name, service] of Object.entries(rec(top?.services) ?? {})) {
@@ -65,6 +65,12 @@ function referencesOf(file: string, doc: unknown, workingDirectory: string): Ref
   }
   return out;
 }
+
+/**
+ * A path call with a literal file name would be taken by ncc's asset relocator for a file to bundle (it copied
+ * a `.env` of node_modules into dist/); through this function it is not.
+ */
+const fileIn = (dir: string, name: string) => path.join(dir, name);
 
 /** Exists, or is a link (dangling or not). */
 function exists(p: string): boolean {
