@@ -4,8 +4,8 @@
  * model no longer has. Read from the Docker API (through the tunnel): one request, where a compose command
  * would cost a process and a dozen requests.
  */
-import http from 'node:http';
 import { rec } from '../kube/shapes.js';
+import { dockerGet } from '../kube/tunnel.js';
 import type { ComposeModel } from './model.js';
 
 interface ContainerSummary {
@@ -17,32 +17,11 @@ interface ContainerSummary {
 const TIMEOUT_MS = 10_000;
 
 /** GET a Docker API path through `dockerHost` (`tcp://host:port`); the JSON answer. */
-function dockerGet(dockerHost: string, apiPath: string): Promise<unknown> {
+async function dockerJson(dockerHost: string, apiPath: string): Promise<unknown> {
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: url.hostname, port: url.port, path: apiPath, agent: false, timeout: TIMEOUT_MS },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200)
-            reject(new Error(`GET ${apiPath}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-          else {
-            try {
-              resolve(JSON.parse(text));
-            } catch (err) {
-              reject(err);
-            }
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`GET ${apiPath}: no answer within ${TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-  });
+  const res = await dockerGet({ host: url.hostname, port: Number(url.port) }, apiPath, TIMEOUT_MS);
+  if (res.status !== 200) throw new Error(`GET ${apiPath}: HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+  return JSON.parse(res.body);
 }
 
 function replicasOf(service: Record<string, unknown>): number {
@@ -63,7 +42,7 @@ export async function containersDiffer(
   model: ComposeModel,
 ): Promise<string | undefined> {
   const filters = JSON.stringify({ label: [`com.docker.compose.project=${projectName}`] });
-  const list = await dockerGet(dockerHost, `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
+  const list = await dockerJson(dockerHost, `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
   if (!Array.isArray(list)) return 'the Docker API did not list containers';
   const byService = new Map<string, ContainerSummary[]>();
   for (const c of list as ContainerSummary[]) {

@@ -21,6 +21,7 @@
  * so the local connection ends and the drop is counted in `failures()`: the caller can tell that a failed
  * Docker command met a broken tunnel, and run it again.
  */
+import http from 'node:http';
 import net from 'node:net';
 import type WebSocket from 'ws';
 import { ActionError } from '../errors.js';
@@ -376,53 +377,32 @@ function adopt(accepted: net.Socket): Client {
 /** dockerd did not answer through the tunnel in time. */
 export class DockerUnreachableError extends ActionError {}
 
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number;
   body: string;
 }
 
-/** One HTTP/1.1 request over a fresh TCP connection to the tunnel (no agent: nothing stays open). */
-function httpGet(tunnel: Tunnel, path: string, timeoutMs: number): Promise<HttpAnswer> {
+/**
+ * One GET to dockerd over a fresh connection to the tunnel (no agent: nothing stays open), by node's HTTP
+ * client. Used for readiness here and by compose/running.ts.
+ */
+export function dockerGet(
+  target: { host: string; port: number },
+  path: string,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(tunnel.port, tunnel.host);
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.on('connect', () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n`);
+    const req = http.get({ host: target.host, port: target.port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      if (!m) {
-        reject(new Error(text ? 'not an HTTP answer' : 'connection closed without an answer'));
-        return;
-      }
-      const sep = text.indexOf('\r\n\r\n');
-      let body = sep >= 0 ? text.slice(sep + 4) : '';
-      if (/\r\ntransfer-encoding:\s*chunked/i.test(text.slice(0, sep))) body = dechunk(body);
-      resolve({ status: Number(m[1]), body });
-    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
   });
-}
-
-function dechunk(s: string): string {
-  let out = '';
-  let i = 0;
-  while (i < s.length) {
-    const eol = s.indexOf('\r\n', i);
-    if (eol < 0) break;
-    const size = Number.parseInt(s.slice(i, eol), 16);
-    if (!Number.isFinite(size) || size === 0) break;
-    out += s.slice(eol + 2, eol + 2 + size);
-    i = eol + 2 + size + 2;
-  }
-  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -446,7 +426,7 @@ export async function waitForDocker(
       throw new DockerUnreachableError(`waiting for dockerd in pod ${tunnel.pod}: aborted`);
     const left = deadline - Date.now();
     try {
-      const ping = await httpGet(tunnel, '/_ping', Math.max(1000, Math.min(10_000, left)));
+      const ping = await dockerGet(tunnel, '/_ping', Math.max(1000, Math.min(10_000, left)));
       if (ping.status === 200) break;
       lastProblem = `/_ping answered HTTP ${ping.status}`;
     } catch (err) {
@@ -480,7 +460,7 @@ export async function waitForDocker(
     delay = Math.min(delay * 2, 4000);
   }
   try {
-    const v = await httpGet(tunnel, '/version', 10_000);
+    const v = await dockerGet(tunnel, '/version', 10_000);
     if (v.status === 200) {
       const info = JSON.parse(v.body) as { Version?: string; ApiVersion?: string };
       return { version: info.Version, apiVersion: info.ApiVersion };
