@@ -25,7 +25,7 @@ import { mb, median, secs, table, verdict } from './lib/format.js';
 import { progress, type Section } from './lib/section.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/compose-app', import.meta.url));
-const ROUNDS = 3;
+const ROUNDS = 5;
 const TARGET_FIRST = 1.3;
 const TARGET_SECOND = 0.3;
 const MARK = 'changed by the deploy benchmark';

@@ -16,7 +16,7 @@ import { cpuSeconds, machineBusySeconds } from './lib/proc.js';
 import { progress, type Section, withTimeout } from './lib/section.js';
 
 const BYTES = 200 * MB;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const TARGET_RATIO = 0.5;
 const SINK = 'bench-sink';
 const DEST = '/blob.bin';

@@ -8,7 +8,7 @@
  * so the last reading before the exit misses at most the last few milliseconds).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { actionCommand } from './child.js';
@@ -107,6 +107,9 @@ export async function runAction(args: {
     for (const [k, v] of Object.entries(args.inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
 
     const [node, ...rest] = actionCommand() as [string, ...string[]];
+    // PREEVY_BENCH_TRACE=<file>: every line of every run, with its time in ms since the spawn, appended there.
+    const trace = process.env.PREEVY_BENCH_TRACE;
+    if (trace) appendFileSync(trace, `--- ${event.action} #${event.number}\n`);
     const started = performance.now();
     const child = spawn(node, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
@@ -122,6 +125,7 @@ export async function runAction(args: {
       const lines = (partial + text).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
+        if (trace) appendFileSync(trace, `${(now - started).toFixed(0).padStart(6)} ${line}\n`);
         if (line.startsWith('::group::')) open = { name: line.slice(9), at: now };
         else if (line.startsWith('::endgroup::') && open) {
           phases.push({ name: open.name, ms: now - open.at });

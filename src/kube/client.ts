@@ -12,18 +12,9 @@
  * `KubeConfig.applySecurityAuthentication`, its undici-based HTTP library, discovery
  * (`KubernetesObjectApi.resource`), `/version` (`VersionApi`), and its `ApiException` for errors.
  */
-import {
-  ApiException,
-  type Configuration,
-  createConfiguration,
-  type KubeConfig,
-  KubernetesObjectApi,
-  type RequestContext,
-  type ResponseContext,
-  ServerConfiguration,
-  VersionApi,
-} from '@kubernetes/client-node';
+import type { Configuration, KubeConfig, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { InputError } from '../errors.js';
+import { ApiException, type ClientNodeModule, clientNode } from './client-node.js';
 import { type Scope, scopeOf } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
@@ -86,6 +77,17 @@ export interface KubeClient {
   resource(type: TypeRef): Promise<ApiResource | undefined>;
   /** `Namespaced`, `Cluster`, or undefined when the cluster does not serve the kind (discovery, cached). */
   scopeOf(type: TypeRef): Promise<Scope | undefined>;
+  /**
+   * A watch (`GET <path>?watch=true`) through client-node's `Watch`: `onEvent` gets each event's type, until
+   * the server ends the watch, `signal` aborts it, or 30 s pass without data. Resolves when it ends that way;
+   * rejects with what ended it otherwise (`statusCode` is set when the server refused it). Not retried.
+   */
+  watch?(
+    path: string,
+    query: Record<string, string>,
+    onEvent: (type: string) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** Release pooled connections. Never rejects. */
   close(): Promise<void>;
 }
@@ -111,18 +113,20 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
 
-/** `KubernetesObjectApi.resource()` is protected; this subclass is the only way to reuse its discovery. */
-class DiscoveryApi extends KubernetesObjectApi {
-  lookup(apiVersion: string, kind: string) {
-    return this.resource(apiVersion, kind);
-  }
+/** `KubernetesObjectApi.resource()` is protected; a subclass is the only way to reuse its discovery. */
+function discoveryApi(k8s: ClientNodeModule, configuration: Configuration) {
+  return new (class DiscoveryApi extends k8s.KubernetesObjectApi {
+    lookup(apiVersion: string, kind: string) {
+      return this.resource(apiVersion, kind);
+    }
+  })(configuration);
 }
 
 /**
  * A client for an already checked kubeconfig (no network traffic yet).
  * `connect()` is the normal entry point; this one is for tests and callers that did their own checks.
  */
-export function createKubeClient(
+export async function createKubeClient(
   kc: KubeConfig,
   opts: {
     server: string;
@@ -131,7 +135,8 @@ export function createKubeClient(
     log?: KubeLog;
     retry?: Partial<RetryPolicy>;
   },
-): KubeClient {
+): Promise<KubeClient> {
+  const k8s = await clientNode();
   const log = opts.log ?? noopLog;
   const server = opts.server.replace(/\/+$/, '');
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -175,8 +180,8 @@ export function createKubeClient(
     return ctx;
   };
 
-  const configuration: Configuration = createConfiguration({
-    baseServer: new ServerConfiguration(server, {}),
+  const configuration: Configuration = k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration(server, {}),
     authMethods: { default: kc },
     promiseMiddleware: [
       {
@@ -185,7 +190,7 @@ export function createKubeClient(
       },
     ],
   });
-  const discoveryApi = new DiscoveryApi(configuration);
+  const discovery = discoveryApi(k8s, configuration);
   const discovered = new Map<string, Promise<ApiResource | undefined>>();
 
   const attempt = async <T>(
@@ -235,7 +240,7 @@ export function createKubeClient(
   const lookup = async (type: TypeRef): Promise<ApiResource | undefined> => {
     try {
       const r = await retrying(`discover ${typeKey(type)}`, async () => {
-        const found = await discoveryApi.lookup(type.apiVersion, type.kind);
+        const found = await discovery.lookup(type.apiVersion, type.kind);
         reached = true;
         return found;
       });
@@ -266,6 +271,24 @@ export function createKubeClient(
       }
       return p;
     },
+    watch(path, query, onEvent, signal) {
+      return new Promise<void>((resolve, reject) => {
+        let controller: AbortController | undefined;
+        const onAbort = () => controller?.abort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        const end = (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          if (err && !signal.aborted) reject(err);
+          else resolve();
+        };
+        new k8s.Watch(kc)
+          .watch(path, query, (type: string) => onEvent(type), end)
+          .then((c) => {
+            controller = c;
+            if (signal.aborted) c.abort();
+          }, end);
+      });
+    },
     async close() {
       const d = shared as { close?: () => Promise<void> } | undefined;
       haveShared = false;
@@ -282,8 +305,9 @@ export function createKubeClient(
 
 /** `/version` through client-node's VersionApi: the cheapest request that proves address, TLS and credentials. */
 async function serverVersion(client: KubeClient): Promise<string> {
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(client.server, {}),
+  const k8s = await clientNode();
+  const configuration = k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration(client.server, {}),
     authMethods: { default: client.kubeConfig },
     promiseMiddleware: [
       {
@@ -296,7 +320,7 @@ async function serverVersion(client: KubeClient): Promise<string> {
       },
     ],
   });
-  const info = await new VersionApi(configuration).getCode();
+  const info = await new k8s.VersionApi(configuration).getCode();
   return info.gitVersion;
 }
 
@@ -311,9 +335,9 @@ export async function connect(args: ConnectArgs): Promise<KubeClient> {
       hint: 'Lower-case letters, digits and "-", at most 63 characters.',
     });
   }
-  const loaded = loadKubeconfig(args.kubeconfig, { context: args.context, allowExec: args.allowExec });
+  const loaded = await loadKubeconfig(args.kubeconfig, { context: args.context, allowExec: args.allowExec });
   for (const w of loaded.warnings) log.warning(w);
-  const client = createKubeClient(loaded.kc, {
+  const client = await createKubeClient(loaded.kc, {
     server: loaded.server,
     namespace: args.namespace,
     requestTimeoutMs: args.requestTimeoutMs,

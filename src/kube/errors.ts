@@ -12,8 +12,8 @@
  * response headers, and request headers hold the bearer token.
  */
 import { STATUS_CODES } from 'node:http';
-import { ApiException } from '@kubernetes/client-node';
 import { ActionError, KubeApiError } from '../errors.js';
+import { ApiException } from './client-node.js';
 
 /** The `Status` kind the API server answers errors with. */
 export interface KubeStatus {

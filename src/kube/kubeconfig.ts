@@ -10,9 +10,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
+import { clientNode } from './client-node.js';
 
 export interface LoadedKubeconfig {
   kc: KubeConfig;
@@ -145,7 +146,10 @@ function list(names: string[]): string {
  * Parse and check a kubeconfig (YAML text, or base64 of it) and select the context.
  * Throws InputError naming the problem; never echoes the content.
  */
-export function loadKubeconfig(input: string, opts: LoadKubeconfigOptions = {}): LoadedKubeconfig {
+export async function loadKubeconfig(
+  input: string,
+  opts: LoadKubeconfigOptions = {},
+): Promise<LoadedKubeconfig> {
   if (input.trim() === '') throw new InputError('kubeconfig', 'is empty');
   const { text } = decodeKubeconfigText(input);
   const raw = parseRaw(text);
@@ -155,7 +159,7 @@ export function loadKubeconfig(input: string, opts: LoadKubeconfigOptions = {}):
   for (const u of namedEntries(raw, 'users', 'user'))
     checkFileField(`user "${u.name}"`, 'token-file', u.body['token-file']);
 
-  const kc = new KubeConfig();
+  const kc = new (await clientNode()).KubeConfig();
   try {
     kc.loadFromString(text);
   } catch (err) {

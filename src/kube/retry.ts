@@ -19,9 +19,10 @@
  * error that ends the call is marked (`followsUncertainAttempt`), so a create answered 409 AlreadyExists, or a
  * DELETE answered 404, can be recognised as the effect of an earlier attempt.
  */
-import { ApiException } from '@kubernetes/client-node';
+
 import { KubeApiError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
+import { ApiException } from './client-node.js';
 import {
   classifyNetworkCode,
   httpStatusOf,

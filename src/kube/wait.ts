@@ -4,10 +4,12 @@
  *   updatedReplicas >= spec.replicas; no old replicas left (replicas == updatedReplicas);
  *   availableReplicas >= updatedReplicas.
  *
- * Polling GET rather than a watch: a watch needs reconnect and resourceVersion bookkeeping (client-node 2.0.0
- * even aborted every watch after 30 s), while a poll is naturally robust to API server hiccups. It looks every
- * 250 ms for the first 10 s, so that a docker host ready within seconds is seen at once, then once a second:
- * one small request per second for a few minutes at most.
+ * A polled GET decides: a poll is naturally robust to API server hiccups, where a watch alone would need
+ * reconnect and resourceVersion bookkeeping to be trusted. It looks every 250 ms for the first 10 s, then once
+ * a second. A watch on the Deployment only ends the sleep between two polls early, so that its rollout is seen
+ * when it happens rather than up to a poll later (kubectl rollout status watches too). A watch that fails or
+ * ends is opened again at the next poll, one the server refuses (403, 404, 405) is not; either way the polls
+ * go on as before.
  */
 import { ReadinessError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
@@ -37,6 +39,8 @@ export interface WaitOptions {
   timeoutMs: number;
   /** Default 1000. */
   pollMs?: number;
+  /** How long the polls come every 250 ms (or `pollMs`, if less) before they slow to `pollMs`; default 10 s. */
+  fastPollForMs?: number;
   log?: Log;
   signal?: AbortSignal;
   /** How long ReplicaFailure=True may last before the wait fails; default 15 s. */
@@ -48,6 +52,66 @@ const DEFAULT_POLL_MS = 1000;
 const FAST_POLL_MS = 250;
 const FAST_POLL_FOR_MS = 10_000;
 const DEFAULT_REPLICA_FAILURE_GRACE_MS = 15_000;
+/** Statuses that a watch would get again: stop opening it. */
+const WATCH_REFUSED = new Set([401, 403, 404, 405]);
+
+/** The watch that ends the sleep between two polls when the Deployment changes (see the top of this file). */
+function changeWatch(client: KubeClient, opts: WaitOptions, log: Log) {
+  const watch = client.watch?.bind(client);
+  const stopped = new AbortController();
+  let open = false;
+  let refused = !watch;
+  let changed = false;
+  let wake: (() => void) | undefined;
+  return {
+    /** Opens the watch from the Deployment's resourceVersion, unless it is open or was refused. */
+    follow(resourceVersion: string | undefined): void {
+      if (!watch || open || refused || stopped.signal.aborted) return;
+      open = true;
+      const query: Record<string, string> = { fieldSelector: `metadata.name=${opts.name}` };
+      if (resourceVersion) query.resourceVersion = resourceVersion;
+      watch(
+        `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/deployments`,
+        query,
+        () => {
+          changed = true;
+          wake?.();
+        },
+        stopped.signal,
+      )
+        .catch((err: unknown) => {
+          const status = (err as { statusCode?: unknown }).statusCode;
+          if (typeof status === 'number' && WATCH_REFUSED.has(status)) refused = true;
+          log.debug(
+            `watch of Deployment/${opts.name} ended (${err instanceof Error ? err.message : String(err)}); ${refused ? 'polling only' : 'opened again at the next poll'}`,
+          );
+        })
+        .finally(() => {
+          open = false;
+        });
+    },
+    /** Sleeps `ms`, or until the Deployment changes. Rejects with `signal`'s reason. */
+    async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+      if (changed) {
+        changed = false;
+        return;
+      }
+      const woken = new AbortController();
+      wake = () => woken.abort();
+      try {
+        await sleep(ms, signal ? AbortSignal.any([signal, woken.signal]) : woken.signal);
+      } catch (err) {
+        if (!woken.signal.aborted || signal?.aborted) throw err;
+      } finally {
+        wake = undefined;
+        changed = false;
+      }
+    },
+    stop(): void {
+      stopped.abort();
+    },
+  };
+}
 
 /** kubectl's rollout rule on one Deployment object. Pure. */
 export function rolloutState(deploy: KubeObject): RolloutState {
@@ -121,16 +185,29 @@ async function readinessFailure(
  * Transient API errors (5xx, 429, dropped connections) are logged at debug and retried until the deadline.
  */
 export async function waitForRollout(client: KubeClient, opts: WaitOptions): Promise<KubeObject> {
+  const changes = changeWatch(client, opts, opts.log ?? noopLog);
+  try {
+    return await pollRollout(client, opts, changes);
+  } finally {
+    changes.stop();
+  }
+}
+
+async function pollRollout(
+  client: KubeClient,
+  opts: WaitOptions,
+  changes: ReturnType<typeof changeWatch>,
+): Promise<KubeObject> {
   const log = opts.log ?? noopLog;
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const graceMs = opts.replicaFailureGraceMs ?? DEFAULT_REPLICA_FAILURE_GRACE_MS;
+  const fastFor = opts.fastPollForMs ?? FAST_POLL_FOR_MS;
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   let lastMessage: string | undefined;
   let last: KubeObject | undefined;
   let lastError: string | undefined;
   let warningSince: number | undefined;
-
   for (;;) {
     if (opts.signal?.aborted) throw new ReadinessError(`Waiting for Deployment ${opts.name} was cancelled.`);
     let deploy: KubeObject | undefined;
@@ -153,6 +230,7 @@ export async function waitForRollout(client: KubeClient, opts: WaitOptions): Pro
     }
     if (deploy) {
       last = deploy;
+      changes.follow((deploy.metadata as { resourceVersion?: string } | undefined)?.resourceVersion);
       const state = rolloutState(deploy);
       if (state.message !== lastMessage) {
         log.info(state.message);
@@ -186,8 +264,8 @@ export async function waitForRollout(client: KubeClient, opts: WaitOptions): Pro
       );
     }
     try {
-      const interval = now - started < FAST_POLL_FOR_MS ? Math.min(FAST_POLL_MS, pollMs) : pollMs;
-      await sleep(Math.min(interval, deadline - now), opts.signal);
+      const interval = now - started < fastFor ? Math.min(FAST_POLL_MS, pollMs) : pollMs;
+      await changes.sleep(Math.min(interval, deadline - now), opts.signal);
     } catch {
       throw new ReadinessError(`Waiting for Deployment ${opts.name} was cancelled.`);
     }

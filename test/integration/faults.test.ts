@@ -339,7 +339,9 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
         faulted.some((e) => e.fault === kind),
         kind,
       ).toBe(true);
-    expect(portForward.some((e) => e.fault === 'cut')).toBe(true);
+    // Which kinds hit the ~130 tunnel connections depends on timing, so only "some did" is certain: a cut of
+    // 2% gives none in about one run in fourteen. The first test here cuts one mid-stream on purpose.
+    expect(portForward.some((e) => e.fault)).toBe(true);
     expect(portForward.some((e) => e.fault?.startsWith('status'))).toBe(true);
     expect(exec.some((e) => e.fault)).toBe(true);
     expect(kube.some((e) => e.fault === 'cut' && ['POST', 'PATCH', 'DELETE', 'PUT'].includes(e.method))).toBe(

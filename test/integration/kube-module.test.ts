@@ -2,7 +2,7 @@
  * src/kube against the Kubernetes API simulator: connect, apply (server-side and client-side), wait,
  * diagnose, find, delete. No mocks of our own modules.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { errorMessage, IdentityError, InputError, KubeApiError, ReadinessError } from '../../src/errors.js';
 import { ApplyError, applyObjects } from '../../src/kube/apply.js';
@@ -116,6 +116,76 @@ describe('src/kube against the simulator', () => {
     delete kc.clusters[0]!.cluster['certificate-authority-data'];
     const tls = await connect({ kubeconfig: stringify(kc), namespace: NS }).catch((e: unknown) => e);
     expect(errorMessage(tls)).toMatch(/TLS/);
+  });
+
+  it('the wait sees a rollout when it happens, through its watch, not a poll later', async () => {
+    const envId = 'watch-pr-1';
+    const id = `${envId}-abcde`;
+    // The pod starts a while after the first poll, so the rollout happens during the sleep after it.
+    sim.pods.startDelayMs = 1500;
+    onTestFinished(() => {
+      sim.pods.startDelayMs = 20;
+    });
+    await applyObjects(client, envObjects(envId, id), { serverSide: true, fieldManager: FM });
+    const auditFrom = sim.audit.length;
+    // One poll, then a minute's sleep that only a watch event can end: the test's timeout is far shorter.
+    const ready = await waitForRollout(client, {
+      namespace: NS,
+      name: `${id}-dind`,
+      timeoutMs: 120_000,
+      pollMs: 60_000,
+      fastPollForMs: 0,
+    });
+    expect(ready.status).toMatchObject({ availableReplicas: 1 });
+    const requests = sim.audit
+      .slice(auditFrom)
+      .filter((e) => e.path.endsWith('/deployments') || e.path.endsWith(`/deployments/${id}-dind`));
+    expect(
+      requests.some((e) => e.query.watch === 'true' && e.query.fieldSelector === `metadata.name=${id}-dind`),
+    ).toBe(true);
+    await deleteEnvironment(client, {
+      namespace: NS,
+      envId,
+      types: (await findEnvironment(client, { namespace: NS, envId }))?.types ?? [],
+      timeoutMs: 20_000,
+      pollMs: 50,
+    });
+  }, 30_000);
+
+  it('a watch the server refuses leaves the wait to its polls', async () => {
+    const envId = 'nowatch-pr-1';
+    const id = `${envId}-abcde`;
+    sim.pods.startDelayMs = 500;
+    onTestFinished(() => {
+      sim.pods.startDelayMs = 20;
+    });
+    await applyObjects(client, envObjects(envId, id), { serverSide: true, fieldManager: FM });
+    const rule = sim.faults.add({
+      path: /\/deployments$/,
+      query: /watch=true/,
+      action: { type: 'status', code: 403 },
+    });
+    const auditFrom = sim.audit.length;
+    try {
+      const ready = await waitForRollout(client, {
+        namespace: NS,
+        name: `${id}-dind`,
+        timeoutMs: 20_000,
+        pollMs: 50,
+      });
+      expect(ready.status).toMatchObject({ availableReplicas: 1 });
+    } finally {
+      sim.faults.remove(rule);
+    }
+    const watches = sim.audit.slice(auditFrom).filter((e) => e.query.watch === 'true');
+    expect(watches).toHaveLength(1);
+    await deleteEnvironment(client, {
+      namespace: NS,
+      envId,
+      types: (await findEnvironment(client, { namespace: NS, envId }))?.types ?? [],
+      timeoutMs: 20_000,
+      pollMs: 50,
+    });
   });
 
   for (const serverSide of [true, false]) {

@@ -3,7 +3,7 @@ import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { simCerts } from '../sim/kube/certs.js';
 
 /** A KubeClient for a fake API server that serves the simulator's certificate and expects `token`. */
-export function fakeApiClient(serverUrl: string, token: string, namespace = 'ns'): KubeClient {
+export function fakeApiClient(serverUrl: string, token: string, namespace = 'ns'): Promise<KubeClient> {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [

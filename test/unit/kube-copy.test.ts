@@ -150,7 +150,7 @@ beforeAll(async () => {
     wss.handleUpgrade(req, socket, head, (ws) => onExec(ws, url.searchParams.getAll('command')));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  client = fakeApiClient(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, TOKEN);
+  client = await fakeApiClient(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, TOKEN);
 });
 
 afterAll(async () => {

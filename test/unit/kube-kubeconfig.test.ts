@@ -45,9 +45,9 @@ function doc(): Doc {
   };
 }
 
-function fails(text: string, opts: Parameters<typeof loadKubeconfig>[1] = {}): InputError {
+async function fails(text: string, opts: Parameters<typeof loadKubeconfig>[1] = {}): Promise<InputError> {
   try {
-    loadKubeconfig(text, opts);
+    await loadKubeconfig(text, opts);
   } catch (err) {
     expect(err).toBeInstanceOf(InputError);
     expect(errorMessage(err)).not.toContain(TOKEN);
@@ -58,8 +58,8 @@ function fails(text: string, opts: Parameters<typeof loadKubeconfig>[1] = {}): I
 }
 
 describe('loadKubeconfig', () => {
-  it('accepts a good kubeconfig and selects current-context', () => {
-    const k = loadKubeconfig(stringify(doc()));
+  it('accepts a good kubeconfig and selects current-context', async () => {
+    const k = await loadKubeconfig(stringify(doc()));
     expect(k.contextName).toBe('prod-ctx');
     expect(k.server).toBe('https://k8s.example.com:6443');
     expect(k.userName).toBe('deployer');
@@ -67,96 +67,96 @@ describe('loadKubeconfig', () => {
     expect(k.kc.getCurrentContext()).toBe('prod-ctx');
   });
 
-  it('the context input overrides current-context', () => {
-    expect(loadKubeconfig(stringify(doc()), { context: 'staging-ctx' }).server).toBe(
+  it('the context input overrides current-context', async () => {
+    expect((await loadKubeconfig(stringify(doc()), { context: 'staging-ctx' })).server).toBe(
       'https://staging.example.com',
     );
   });
 
-  it('accepts a base64-encoded kubeconfig', () => {
+  it('accepts a base64-encoded kubeconfig', async () => {
     const b64 = Buffer.from(stringify(doc())).toString('base64');
-    expect(loadKubeconfig(b64).contextName).toBe('prod-ctx');
+    expect((await loadKubeconfig(b64)).contextName).toBe('prod-ctx');
   });
 
-  it('malformed YAML: says so with the line, without echoing the content', () => {
+  it('malformed YAML: says so with the line, without echoing the content', async () => {
     const text = `apiVersion: v1\nusers:\n- name: u\n  user:\n    token: "${TOKEN}\n  bad: [\n`;
-    const e = fails(text);
+    const e = await fails(text);
     expect(e.input).toBe('kubeconfig');
     expect(e.message).toMatch(/is not valid YAML/);
     expect(e.message).toMatch(/line \d+/);
-    const e2 = fails('apiVersion: v1\nclusters: [\n');
+    const e2 = await fails('apiVersion: v1\nclusters: [\n');
     expect(e2.message).toMatch(/not valid YAML/);
   });
 
-  it('not a mapping, empty, no contexts', () => {
-    expect(fails('just a string').message).toMatch(/not a kubeconfig/);
-    expect(fails('   ').message).toMatch(/empty/);
-    expect(fails(stringify({ ...doc(), contexts: [] })).message).toMatch(/has no contexts/);
+  it('not a mapping, empty, no contexts', async () => {
+    expect((await fails('just a string')).message).toMatch(/not a kubeconfig/);
+    expect((await fails('   ')).message).toMatch(/empty/);
+    expect((await fails(stringify({ ...doc(), contexts: [] }))).message).toMatch(/has no contexts/);
   });
 
-  it('a structural problem client-node finds is reported without content', () => {
+  it('a structural problem client-node finds is reported without content', async () => {
     const d = doc();
     d.clusters[0] = { name: 'prod', cluster: {} };
-    expect(fails(stringify(d)).message).toMatch(/clusters\[0\]\.cluster\.server is missing/);
+    expect((await fails(stringify(d))).message).toMatch(/clusters\[0\]\.cluster\.server is missing/);
   });
 
-  it('a missing context input lists the available contexts', () => {
-    const e = fails(stringify(doc()), { context: 'dev' });
+  it('a missing context input lists the available contexts', async () => {
+    const e = await fails(stringify(doc()), { context: 'dev' });
     expect(e.input).toBe('kubeconfig-context');
     expect(e.message).toBe(
       'Input "kubeconfig-context": "dev" is not a context of the kubeconfig; available: "prod-ctx", "staging-ctx"',
     );
   });
 
-  it('a current-context that does not exist lists the available contexts', () => {
-    const e = fails(stringify({ ...doc(), 'current-context': 'gone' }));
+  it('a current-context that does not exist lists the available contexts', async () => {
+    const e = await fails(stringify({ ...doc(), 'current-context': 'gone' }));
     expect(e.message).toMatch(
       /current-context "gone" is not among its contexts; available: "prod-ctx", "staging-ctx"/,
     );
     expect(e.hint).toMatch(/context input/);
   });
 
-  it('no current-context: one context is used, several are an error', () => {
+  it('no current-context: one context is used, several are an error', async () => {
     const one = doc();
     delete one['current-context'];
     one.contexts = [one.contexts[1]!];
-    expect(loadKubeconfig(stringify(one)).contextName).toBe('staging-ctx');
+    expect((await loadKubeconfig(stringify(one))).contextName).toBe('staging-ctx');
     const two = doc();
     delete two['current-context'];
-    expect(fails(stringify(two)).message).toMatch(
+    expect((await fails(stringify(two))).message).toMatch(
       /sets no current-context; available contexts: "prod-ctx", "staging-ctx"/,
     );
   });
 
-  it('a context whose cluster or user is missing', () => {
+  it('a context whose cluster or user is missing', async () => {
     const d = doc();
     d.contexts[0]!.context.cluster = 'nope';
-    expect(fails(stringify(d)).message).toMatch(
+    expect((await fails(stringify(d))).message).toMatch(
       /refers to cluster "nope", which is not defined; clusters: "prod", "staging"/,
     );
     const u = doc();
     u.contexts[0]!.context.user = 'ghost';
-    expect(fails(stringify(u)).message).toMatch(
+    expect((await fails(stringify(u))).message).toMatch(
       /refers to user "ghost", which is not defined; users: "deployer"/,
     );
   });
 
-  it('server URL must parse and be https, or http with insecure-skip-tls-verify', () => {
+  it('server URL must parse and be https, or http with insecure-skip-tls-verify', async () => {
     const bad = doc();
     bad.clusters[0]!.cluster.server = 'not a url';
-    expect(fails(stringify(bad)).message).toMatch(/server that is not a URL/);
+    expect((await fails(stringify(bad))).message).toMatch(/server that is not a URL/);
     const http = doc();
     http.clusters[0]!.cluster.server = 'http://127.0.0.1:8080';
-    const e = fails(stringify(http));
+    const e = await fails(stringify(http));
     expect(e.message).toMatch(/plain http:\/\/ without insecure-skip-tls-verify/);
     http.clusters[0]!.cluster['insecure-skip-tls-verify'] = true;
-    expect(loadKubeconfig(stringify(http)).server).toBe('http://127.0.0.1:8080');
+    expect((await loadKubeconfig(stringify(http))).server).toBe('http://127.0.0.1:8080');
   });
 
-  it('https with insecure-skip-tls-verify is a warning', () => {
+  it('https with insecure-skip-tls-verify is a warning', async () => {
     const d = doc();
     d.clusters[0]!.cluster['insecure-skip-tls-verify'] = true;
-    expect(loadKubeconfig(stringify(d)).warnings.join('\n')).toMatch(/insecure-skip-tls-verify/);
+    expect((await loadKubeconfig(stringify(d))).warnings.join('\n')).toMatch(/insecure-skip-tls-verify/);
   });
 
   it.each([
@@ -164,28 +164,28 @@ describe('loadKubeconfig', () => {
     ['user', 'client-certificate', 'client-certificate-data'],
     ['user', 'client-key', 'client-key-data'],
     ['user', 'token-file', 'token'],
-  ])('a relative %s %s path is refused with a hint to embed %s', (owner, field, embed) => {
+  ])('a relative %s %s path is refused with a hint to embed %s', async (owner, field, embed) => {
     const d = doc();
     if (owner === 'cluster') d.clusters[0]!.cluster[field] = 'certs/ca.crt';
     else d.users[0]!.user[field] = 'certs/file';
-    const e = fails(stringify(d));
+    const e = await fails(stringify(d));
     expect(e.message).toContain(`names its ${field} by the relative path`);
     expect(e.hint).toContain(embed);
   });
 
-  it('an absolute path that does not exist is refused; one that exists is fine', () => {
+  it('an absolute path that does not exist is refused; one that exists is fine', async () => {
     const d = doc();
     d.clusters[0]!.cluster['certificate-authority'] = '/nonexistent/ca.crt';
-    expect(fails(stringify(d)).message).toMatch(
+    expect((await fails(stringify(d))).message).toMatch(
       /"\/nonexistent\/ca\.crt", which does not exist on the runner/,
     );
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'kc-')), 'ca.crt');
     writeFileSync(file, 'x');
     d.clusters[0]!.cluster['certificate-authority'] = file;
-    expect(loadKubeconfig(stringify(d)).clusterName).toBe('prod');
+    expect((await loadKubeconfig(stringify(d))).clusterName).toBe('prod');
   });
 
-  it('an exec plugin is refused unless allow-kubeconfig-exec is set', () => {
+  it('an exec plugin is refused unless allow-kubeconfig-exec is set', async () => {
     const d = doc();
     d.users[0]!.user = {
       exec: {
@@ -194,22 +194,22 @@ describe('loadKubeconfig', () => {
         args: ['eks', 'get-token'],
       },
     };
-    const e = fails(stringify(d));
+    const e = await fails(stringify(d));
     expect(e.message).toMatch(/exec plugin \("aws"\), which runs a program on the runner/);
     expect(e.message).toContain('allow-kubeconfig-exec: true');
-    expect(loadKubeconfig(stringify(d), { allowExec: true }).userName).toBe('deployer');
+    expect((await loadKubeconfig(stringify(d), { allowExec: true })).userName).toBe('deployer');
   });
 
-  it('an auth-provider is refused unless allow-kubeconfig-exec is set', () => {
+  it('an auth-provider is refused unless allow-kubeconfig-exec is set', async () => {
     const d = doc();
     d.users[0]!.user = { 'auth-provider': { name: 'oidc', config: { 'id-token': 'x' } } };
-    expect(fails(stringify(d)).message).toMatch(/auth-provider "oidc".*allow-kubeconfig-exec/);
+    expect((await fails(stringify(d))).message).toMatch(/auth-provider "oidc".*allow-kubeconfig-exec/);
   });
 
-  it('a user without credentials is a warning', () => {
+  it('a user without credentials is a warning', async () => {
     const d = doc();
     d.users[0]!.user = {};
-    expect(loadKubeconfig(stringify(d)).warnings.join('\n')).toMatch(/no credentials/);
+    expect((await loadKubeconfig(stringify(d))).warnings.join('\n')).toMatch(/no credentials/);
   });
 });
 

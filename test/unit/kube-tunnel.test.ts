@@ -154,7 +154,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = fakeApiClient(serverUrl, TOKEN);
+  client = await fakeApiClient(serverUrl, TOKEN);
 });
 
 afterAll(async () => {
