@@ -118,48 +118,54 @@ describe('src/kube against the simulator', () => {
     expect(errorMessage(tls)).toMatch(/TLS/);
   });
 
-  it('the wait sees a rollout when it happens, through its watch, not a poll later', async () => {
-    const envId = 'watch-pr-1';
+  /**
+   * Applies an environment whose pod starts `startDelayMs` after it is scheduled, so that the first poll of a
+   * wait sees it rolling out; the environment is deleted when the test ends.
+   */
+  async function slowEnvironment(envId: string, startDelayMs: number): Promise<string> {
     const id = `${envId}-abcde`;
-    // The pod starts a while after the first poll, so the rollout happens during the sleep after it.
-    sim.pods.startDelayMs = 1500;
-    onTestFinished(() => {
+    sim.pods.startDelayMs = startDelayMs;
+    onTestFinished(async () => {
       sim.pods.startDelayMs = 20;
+      const found = await findEnvironment(client, { namespace: NS, envId });
+      await deleteEnvironment(client, {
+        namespace: NS,
+        envId,
+        types: found?.types ?? [],
+        timeoutMs: 20_000,
+        pollMs: 50,
+      });
     });
     await applyObjects(client, envObjects(envId, id), { serverSide: true, fieldManager: FM });
+    return `${id}-dind`;
+  }
+
+  it('the wait sees a rollout when it happens, through its watch, not a poll later', async () => {
+    const name = await slowEnvironment('watch-pr-1', 1500);
     const auditFrom = sim.audit.length;
     // One poll, then a minute's sleep that only a watch event can end: the test's timeout is far shorter.
     const ready = await waitForRollout(client, {
       namespace: NS,
-      name: `${id}-dind`,
+      name,
       timeoutMs: 120_000,
       pollMs: 60_000,
       fastPollForMs: 0,
     });
     expect(ready.status).toMatchObject({ availableReplicas: 1 });
-    const requests = sim.audit
-      .slice(auditFrom)
-      .filter((e) => e.path.endsWith('/deployments') || e.path.endsWith(`/deployments/${id}-dind`));
     expect(
-      requests.some((e) => e.query.watch === 'true' && e.query.fieldSelector === `metadata.name=${id}-dind`),
+      sim.audit
+        .slice(auditFrom)
+        .some(
+          (e) =>
+            e.path === `/apis/apps/v1/namespaces/${NS}/deployments` &&
+            e.query.watch === 'true' &&
+            e.query.fieldSelector === `metadata.name=${name}`,
+        ),
     ).toBe(true);
-    await deleteEnvironment(client, {
-      namespace: NS,
-      envId,
-      types: (await findEnvironment(client, { namespace: NS, envId }))?.types ?? [],
-      timeoutMs: 20_000,
-      pollMs: 50,
-    });
   }, 30_000);
 
   it('a watch the server refuses leaves the wait to its polls', async () => {
-    const envId = 'nowatch-pr-1';
-    const id = `${envId}-abcde`;
-    sim.pods.startDelayMs = 500;
-    onTestFinished(() => {
-      sim.pods.startDelayMs = 20;
-    });
-    await applyObjects(client, envObjects(envId, id), { serverSide: true, fieldManager: FM });
+    const name = await slowEnvironment('nowatch-pr-1', 500);
     const rule = sim.faults.add({
       path: /\/deployments$/,
       query: /watch=true/,
@@ -167,25 +173,12 @@ describe('src/kube against the simulator', () => {
     });
     const auditFrom = sim.audit.length;
     try {
-      const ready = await waitForRollout(client, {
-        namespace: NS,
-        name: `${id}-dind`,
-        timeoutMs: 20_000,
-        pollMs: 50,
-      });
+      const ready = await waitForRollout(client, { namespace: NS, name, timeoutMs: 20_000, pollMs: 50 });
       expect(ready.status).toMatchObject({ availableReplicas: 1 });
     } finally {
       sim.faults.remove(rule);
     }
-    const watches = sim.audit.slice(auditFrom).filter((e) => e.query.watch === 'true');
-    expect(watches).toHaveLength(1);
-    await deleteEnvironment(client, {
-      namespace: NS,
-      envId,
-      types: (await findEnvironment(client, { namespace: NS, envId }))?.types ?? [],
-      timeoutMs: 20_000,
-      pollMs: 50,
-    });
+    expect(sim.audit.slice(auditFrom).filter((e) => e.query.watch === 'true')).toHaveLength(1);
   });
 
   for (const serverSide of [true, false]) {
