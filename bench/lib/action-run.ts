@@ -111,7 +111,10 @@ export async function runAction(args: {
     const trace = process.env.PREEVY_BENCH_TRACE;
     if (trace) appendFileSync(trace, `--- ${event.action} #${event.number}\n`);
     const started = performance.now();
-    const child = spawn(node, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // PREEVY_BENCH_CPU_PROF=<dir>: each run writes a V8 CPU profile there, as the bench children do.
+    const profDir = process.env.PREEVY_BENCH_CPU_PROF;
+    const argv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...rest] : rest;
+    const child = spawn(node, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let firstLineMs = -1;
     let peakRss = 0;

@@ -113,6 +113,9 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
 
+/** Each client's configuration (its middleware and shared connection), for the typed APIs used here. */
+const configurations = new WeakMap<KubeClient, Configuration>();
+
 /** `KubernetesObjectApi.resource()` is protected; a subclass is the only way to reuse its discovery. */
 function discoveryApi(k8s: ClientNodeModule, configuration: Configuration) {
   return new (class DiscoveryApi extends k8s.KubernetesObjectApi {
@@ -300,26 +303,19 @@ export async function createKubeClient(
       }
     },
   };
+  configurations.set(client, configuration);
   return client;
 }
 
-/** `/version` through client-node's VersionApi: the cheapest request that proves address, TLS and credentials. */
+/**
+ * `/version` through client-node's VersionApi: the cheapest request that proves address, TLS and credentials.
+ * It goes through the client's own configuration, so its connection (and TLS handshake) is the one every later
+ * request reuses.
+ */
 async function serverVersion(client: KubeClient): Promise<string> {
   const k8s = await clientNode();
-  const configuration = k8s.createConfiguration({
-    baseServer: new k8s.ServerConfiguration(client.server, {}),
-    authMethods: { default: client.kubeConfig },
-    promiseMiddleware: [
-      {
-        pre: async (ctx: RequestContext) => {
-          ctx.setHeaderParam('User-Agent', USER_AGENT);
-          ctx.setSignal(AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS));
-          return ctx;
-        },
-        post: async (rsp: ResponseContext) => rsp,
-      },
-    ],
-  });
+  const configuration = configurations.get(client);
+  if (!configuration) throw new Error('serverVersion: not a client of createKubeClient');
   const info = await new k8s.VersionApi(configuration).getCode();
   return info.gitVersion;
 }

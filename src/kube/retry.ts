@@ -19,7 +19,6 @@
  * error that ends the call is marked (`followsUncertainAttempt`), so a create answered 409 AlreadyExists, or a
  * DELETE answered 404, can be recognised as the effect of an earlier attempt.
  */
-
 import { KubeApiError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
 import { ApiException } from './client-node.js';
