@@ -4,10 +4,11 @@
  * it posts its comment and deployments to the local GitHub API simulator.
  * Run it with `npm run demo` (after `bash scripts/setup.sh` on a fresh machine).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
-import { NAMESPACE, startDockerSim } from '../test/integration/harness.js';
+import { bookkeeping, NAMESPACE, startDockerSim } from '../test/integration/harness.js';
 import { dockerUnavailable } from '../test/sim/docker/support.js';
 import { startGitHubSim } from '../test/sim/github/index.js';
 import type { SimObject } from '../test/sim/kube/types.js';
@@ -70,9 +71,10 @@ function objectsOf(envId: string): string[] {
   const out: string[] = [];
   for (const t of sim.store.types) {
     if (!t.namespaced || !t.verbs.includes('list') || t.resource.includes('/')) continue;
+    // The lock's Lease and a deleted environment's tombstone are the action's bookkeeping, shown apart.
     for (const o of sim.store.list(t.group, t.resource, {
       namespace: NAMESPACE,
-      labelSelector: `preevy.dev/env-id=${envId}`,
+      labelSelector: `preevy.dev/env-id=${envId},!preevy.dev/lock,!preevy.dev/tombstone`,
     }) as SimObject[]) {
       const status = o.kind === 'Pod' ? ` (${o.status?.phase ?? 'Pending'})` : '';
       out.push(`${o.kind}/${o.metadata.name}${status}`);
@@ -80,6 +82,12 @@ function objectsOf(envId: string): string[] {
   }
   return out.sort();
 }
+
+// The PR's checkout: a copy of the example, so that the push below changes the copy, never the repository.
+const workspace = mkdtempSync(path.join(tmpdir(), 'preevy-demo-'));
+cpSync(path.join(ACTION_ROOT, 'examples/compose-app'), path.join(workspace, 'examples/compose-app'), {
+  recursive: true,
+});
 
 async function step(title: string, event: PullRequestEvent): Promise<Record<string, string>> {
   console.log(`\n${bold(`== ${title}`)}`);
@@ -100,7 +108,7 @@ async function step(title: string, event: PullRequestEvent): Promise<Record<stri
       'github-token': TOKEN,
       'primary-service': 'web',
     },
-    workspace: ACTION_ROOT,
+    workspace,
     event,
     env: { GITHUB_API_URL: gh.url },
     echo: (s) => process.stdout.write(s.replace(/^::(add-mask|debug)::.*\n/gm, '')),
@@ -121,23 +129,24 @@ try {
   console.log(bold(`objects of ${envId}:`), `\n  ${objectsOf(envId).join('\n  ')}`);
   console.log(bold('the services answer:'));
   await fetchServices(opened);
-  const page = path.join(ACTION_ROOT, 'examples/compose-app/web/index.html');
-  const original = readFileSync(page, 'utf8');
-  writeFileSync(page, original.replace('Hello', 'Hello again, after a push,'));
-  try {
-    const synced = await step('pull_request synchronize (a new push changed web/index.html)', {
-      action: 'synchronize',
-      number: 42,
-      headSha: 'b2'.repeat(20),
-    });
-    await fetchServices(synced);
-  } finally {
-    writeFileSync(page, original);
-  }
+  const page = path.join(workspace, 'examples/compose-app/web/index.html');
+  writeFileSync(page, readFileSync(page, 'utf8').replace('Hello', 'Hello again, after a push,'));
+  const synced = await step('pull_request synchronize (a new push changed web/index.html)', {
+    action: 'synchronize',
+    number: 42,
+    headSha: 'b2'.repeat(20),
+  });
+  await fetchServices(synced);
   await step('pull_request closed', { action: 'closed', number: 42, headSha: 'b2'.repeat(20) });
   const left = objectsOf(envId);
   console.log(bold(`objects of ${envId} after close:`), left.length === 0 ? 'none' : left.join(', '));
   if (left.length > 0) process.exitCode = 1;
+  const { tombstone } = bookkeeping(sim, envId);
+  if (!tombstone) throw new Error(`no tombstone of ${envId} after close`);
+  console.log(
+    bold('kept:'),
+    `ConfigMap/${tombstone.metadata.name}, the tombstone a late up of the closed PR respects (README: Concurrency)`,
+  );
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
@@ -148,4 +157,5 @@ try {
   }
   await gh.close();
   await close();
+  rmSync(workspace, { recursive: true, force: true });
 }
