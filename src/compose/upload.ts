@@ -239,6 +239,9 @@ export function tarStream(
             const entry = p.entry({ ...header, type: 'file', size: e.size }, (err) =>
               err ? reject(err) : resolve(),
             );
+            // When the reader stops early (the upload failed), the pack is destroyed and takes this entry with it.
+            // Its error then belongs here: without a listener, `pipe` would re-emit it as an uncaught exception.
+            entry.on('error', reject);
             const src = createReadStream(e.local);
             src.on('error', reject);
             src.on('data', (chunk) => hash.update(chunk as Buffer));

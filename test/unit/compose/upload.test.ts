@@ -75,6 +75,26 @@ describe('planUpload and tarStream', () => {
     expect(next['conf/nested/big.bin'].sha256).toBe(kept['conf/nested/big.bin'].sha256);
   });
 
+  it('a reader that stops mid-file (a failed upload) ends the archive quietly, with no uncaught error', async () => {
+    const wd = tree();
+    writeFileSync(path.join(wd, 'conf/nested/big.bin'), Buffer.alloc(8 * 1024 * 1024, 7));
+    const plan = await planUpload({ workingDirectory: wd, roots: ['conf'] });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      let read = 0;
+      for await (const chunk of tarStream(plan)) {
+        read += (chunk as Buffer).length;
+        if (read > 1024 * 1024) break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+  });
+
   it('refuses a symlink that leads outside the working directory, and a missing source', async () => {
     const wd = tree();
     symlinkSync('/etc/passwd', path.join(wd, 'conf/passwd'));
