@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { actionCommand } from './child.js';
+import { actionCommand, withCpuProfile } from './child.js';
 import { running } from './running.js';
 
 export interface PullRequestEvent {
@@ -111,10 +111,7 @@ export async function runAction(args: {
     const trace = process.env.PREEVY_BENCH_TRACE;
     if (trace) appendFileSync(trace, `--- ${event.action} #${event.number}\n`);
     const started = performance.now();
-    // PREEVY_BENCH_CPU_PROF=<dir>: each run writes a V8 CPU profile there, as the bench children do.
-    const profDir = process.env.PREEVY_BENCH_CPU_PROF;
-    const argv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...rest] : rest;
-    const child = spawn(node, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, withCpuProfile(rest), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let firstLineMs = -1;
     let peakRss = 0;

@@ -120,14 +120,20 @@ export interface Child {
   kill(): void;
 }
 
+/**
+ * PREEVY_BENCH_CPU_PROF=<dir>: the node process started with these arguments writes a V8 CPU profile there when
+ * it exits (for working on the tunnel's and the upload's CPU per byte, and the action's start; profiling costs
+ * some CPU itself, so not for the figures).
+ */
+export function withCpuProfile(args: string[]): string[] {
+  const dir = process.env.PREEVY_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...args] : args;
+}
+
 export function startChild(input: unknown): Child {
   if (!command) throw new Error('prepareChildren() first');
   const [node, ...rest] = command as [string, ...string[]];
-  // PREEVY_BENCH_CPU_PROF=<dir>: each child writes a V8 CPU profile there when it exits (for working on the
-  // tunnel's and the upload's CPU per byte; profiling costs some CPU itself, so not for the figures).
-  const profDir = process.env.PREEVY_BENCH_CPU_PROF;
-  const args = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...rest] : rest;
-  const proc = spawn(node, args, {
+  const proc = spawn(node, withCpuProfile(rest), {
     env: { ...process.env, [INPUT_ENV]: JSON.stringify(input) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

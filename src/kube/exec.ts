@@ -315,8 +315,8 @@ async function pump(
   const out = channelSender(ws, CH_STDIN);
   // Settles when the last byte written so far is on the socket.
   let last: Promise<void> = Promise.resolve();
-  // Leaving the loop early (the process exited) destroys stdin, which then emits an AbortError that nothing
-  // would listen to any more: an uncaught exception. Errors during the loop still reach it.
+  // Once the loop is left early (the process exited), an error stdin emits while it is torn down has no one to
+  // reach, and would be an uncaught exception. Errors during the loop still reach it.
   stdin.on('error', () => {});
   for await (const chunk of stdin) {
     if (done() || ws.readyState !== WebSocket.OPEN) return;

@@ -8,13 +8,14 @@
  * reconnect and resourceVersion bookkeeping to be trusted. It looks every 250 ms for the first 10 s, then once
  * a second. A watch on the Deployment only ends the sleep between two polls early, so that its rollout is seen
  * when it happens rather than up to a poll later (kubectl rollout status watches too). A watch that fails or
- * ends is opened again at the next poll, one the server refuses (403, 404, 405) is not; either way the polls
+ * ends is opened again at the next poll, one the server refuses (401, 403, 404, 405) is not; either way the polls
  * go on as before.
  */
 import { ReadinessError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
 import type { KubeClient } from './client.js';
 import { collectDiagnostics, diagnosisHints, formatDiagnostics } from './diagnose.js';
+import { collectionPath, requireResource } from './discovery.js';
 import { isTransientError, toKubeError } from './errors.js';
 import { type Log, noopLog } from './log.js';
 import { getObject } from './objects.js';
@@ -60,7 +61,7 @@ function changeWatch(client: KubeClient, opts: WaitOptions, log: Log) {
   const watch = client.watch?.bind(client);
   const stopped = new AbortController();
   let open = false;
-  let refused = !watch;
+  let refused = false;
   let changed = false;
   let wake: (() => void) | undefined;
   return {
@@ -70,15 +71,14 @@ function changeWatch(client: KubeClient, opts: WaitOptions, log: Log) {
       open = true;
       const query: Record<string, string> = { fieldSelector: `metadata.name=${opts.name}` };
       if (resourceVersion) query.resourceVersion = resourceVersion;
-      watch(
-        `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/deployments`,
-        query,
-        () => {
-          changed = true;
-          wake?.();
-        },
-        stopped.signal,
-      )
+      const onChange = () => {
+        changed = true;
+        wake?.();
+      };
+      (async () => {
+        const resource = await requireResource(client, DEPLOYMENT, `watch Deployment/${opts.name}`);
+        await watch(collectionPath(DEPLOYMENT, resource, opts.namespace), query, onChange, stopped.signal);
+      })()
         .catch((err: unknown) => {
           const status = (err as { statusCode?: unknown }).statusCode;
           if (typeof status === 'number' && WATCH_REFUSED.has(status)) refused = true;
