@@ -45,6 +45,17 @@ export interface OpenedSocket {
   ws: WebSocket;
   /** Resolves with the negotiated subprotocol; rejects with KubeApiError (refused upgrade, network). */
   opened: Promise<string>;
+  /**
+   * Hands every message the server sent since the upgrade, then its close, to `receiver`: the ones that came
+   * before this call at once and in order, the rest as they come. Consumers must read through this, never through
+   * their own `ws.on('message')`: see openWebSocket.
+   */
+  receive(receiver: SocketReceiver): void;
+}
+
+export interface SocketReceiver {
+  message(data: Buffer, isBinary: boolean): void;
+  close(code: number): void;
 }
 
 /** `https://host:6443/prefix` + `/api/...` → `wss://host:6443/prefix/api/...`. */
@@ -61,6 +72,13 @@ export function queryString(params: Array<[string, string]>): string {
  * Start a WebSocket to `path` with the kubeconfig's credentials. The socket has an `error` listener from
  * the start, so nothing it does can become an unhandled error; a refused upgrade is read to the end and
  * turned into a KubeApiError with the Status message (403 RBAC, 404 pod not found, 400 ...).
+ *
+ * Messages and the close are held from the first byte after the upgrade until a consumer calls `receive`. A real
+ * kubelet sends port-forward's port-prefix frames in the same TLS read as the 101 answer in about a third of the
+ * opens (kube-real-2 fixtures 001-009, ws-timing-summary.json): `ws` parses them on the tick after `open`, before
+ * any `await` that follows the opening can resume, so a listener attached after one misses them, and for
+ * port-forward the 2-byte prefix is then stripped from the real data. Exec's first frames and a quick command's
+ * Status and close can come as early (v4: in the 101's read in 29/80 opens).
  */
 export async function openWebSocket(
   client: KubeClient,
@@ -84,6 +102,23 @@ export async function openWebSocket(
   if (url.startsWith('wss:')) options.generateMask = (mask: Buffer) => void mask.fill(0);
   const ws = new WebSocket(url, protocols, options);
   ws.binaryType = 'nodebuffer';
+  let receiver: SocketReceiver | undefined;
+  const early: Array<[Buffer, boolean]> = [];
+  let closeCode: number | undefined;
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (receiver) receiver.message(data, isBinary);
+    else early.push([data, isBinary]);
+  });
+  ws.on('close', (code: number) => {
+    if (receiver) receiver.close(code);
+    else closeCode = code;
+  });
+  const receive = (r: SocketReceiver) => {
+    if (receiver) throw new Error('a WebSocket has one receiver');
+    receiver = r;
+    for (const [data, isBinary] of early.splice(0)) r.message(data, isBinary);
+    if (closeCode !== undefined) r.close(closeCode);
+  };
   const opened = new Promise<string>((resolve, reject) => {
     let settled = false;
     const fail = (err: unknown) => {
@@ -111,7 +146,7 @@ export async function openWebSocket(
   });
   // Once the handshake is settled either way, a later rejection has nobody to tell.
   opened.catch(() => {});
-  return { ws, opened };
+  return { ws, opened, receive };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -216,14 +251,15 @@ export async function execInPod(client: KubeClient, args: ExecArgs): Promise<Exe
   stopped.catch(() => {});
   try {
     const protocol = await Promise.race([sock.opened, stopped]);
-    return await Promise.race([run(sock.ws, protocol, args, what), stopped]);
+    return await Promise.race([run(sock, protocol, args, what), stopped]);
   } finally {
     if (timer) clearTimeout(timer);
     if (onAbort) args.signal?.removeEventListener('abort', onAbort);
   }
 }
 
-function run(ws: WebSocket, protocol: string, args: ExecArgs, what: string): Promise<ExecResult> {
+function run(sock: OpenedSocket, protocol: string, args: ExecArgs, what: string): Promise<ExecResult> {
+  const { ws } = sock;
   const { stdin, stdout, stderr } = args;
   if (stdin && protocol !== PROTOCOL_V5 && args.stdinLength === undefined) {
     // The command is already running with stdin open: terminate (not close) so that it is killed.
@@ -239,7 +275,7 @@ function run(ws: WebSocket, protocol: string, args: ExecArgs, what: string): Pro
       fn();
     };
 
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const message = (data: Buffer, isBinary: boolean) => {
       if (!isBinary || data.length < 1) return;
       const channel = data[0];
       const payload = data.subarray(1);
@@ -275,8 +311,8 @@ function run(ws: WebSocket, protocol: string, args: ExecArgs, what: string): Pro
         });
         ws.close(1000);
       }
-    });
-    ws.on('close', (code: number) => {
+    };
+    const close = (code: number) => {
       finish(() =>
         reject(
           new ExecError(`${what}: connection closed before the command finished (WebSocket close ${code})`, {
@@ -284,8 +320,9 @@ function run(ws: WebSocket, protocol: string, args: ExecArgs, what: string): Pro
           }),
         ),
       );
-    });
+    };
     // 'error' is always followed by 'close'; openWebSocket keeps a listener so it is never unhandled.
+    sock.receive({ message, close });
 
     if (stdin) {
       pump(ws, stdin, protocol, args.stdinLength, () => finished).catch((err: unknown) => {

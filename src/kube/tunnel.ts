@@ -26,7 +26,7 @@ import net from 'node:net';
 import type WebSocket from 'ws';
 import { ActionError } from '../errors.js';
 import type { KubeClient } from './client.js';
-import { channelSender, openWebSocket, PROTOCOL_V4 } from './exec.js';
+import { channelSender, type OpenedSocket, openWebSocket, PROTOCOL_V4 } from './exec.js';
 import { type KubeLog, noopLog } from './log.js';
 import { type RetryPolicy, retryOpening } from './retry.js';
 
@@ -106,6 +106,7 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
     socket.pause();
     socket.on('error', (err) => log.debug(`tunnel: local socket: ${err.message}`));
     let ws: WebSocket | undefined;
+    let opening: OpenedSocket;
     let localGone = false;
     // A client that goes away stops the retries of its opening.
     const gone = new AbortController();
@@ -120,7 +121,7 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
       }
     });
     try {
-      ws = await retryOpening(
+      opening = await retryOpening(
         what,
         async () => {
           const opened = await openWebSocket(client, path, [PROTOCOL_V4], what);
@@ -139,10 +140,11 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
             attempt.terminate();
             throw err;
           }
-          return attempt;
+          return opened;
         },
         { log, policy: args.retry, signal: AbortSignal.any([gone.signal, closing.signal]) },
       );
+      ws = opening.ws;
       if (closed || socket.destroyed) {
         ws.terminate();
         return;
@@ -164,11 +166,13 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
       ws.close(1000);
       return;
     }
-    pipe(local, ws);
+    pipe(local, opening);
   };
 
-  const pipe = ({ socket, onData }: Client, ws: WebSocket) => {
-    // Bytes of the port prefix still to strip, per channel.
+  const pipe = ({ socket, onData }: Client, opened: OpenedSocket) => {
+    const { ws } = opened;
+    // Bytes of the port prefix still to strip, per channel. They may have come with the 101 answer, in frames of
+    // their own or not, so they are counted across every frame of the channel.
     const prefix = [2, 2];
     let errorText = '';
     let ended = false;
@@ -192,7 +196,7 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
     socket.on('close', () => {
       if (idle) clearTimeout(idle);
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const message = (data: Buffer, isBinary: boolean) => {
       if (!isBinary || data.length < 1) return;
       const channel = data[0]!;
       let payload = data.subarray(1);
@@ -214,7 +218,7 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
         socket.destroy();
         ws.close(1000);
       }
-    });
+    };
     let dropped = false;
     const drop = (why: string) => {
       // Lost while its client was still connected (not the tunnel closing, not the kubelet's error text):
@@ -223,12 +227,13 @@ export async function openTunnel(client: KubeClient, args: TunnelArgs): Promise<
       dropped = true;
       record(new TunnelError(`${what}: the connection dropped (${why})`), false);
     };
-    ws.on('close', (code: number) => {
+    const close = (code: number) => {
       // The remote side ends a forwarded connection with a normal close (1000), and echoes ours.
       if (code !== 1000) drop(`WebSocket close ${code}`);
       // Let written data flush, send FIN, then release the socket whatever the client does.
       if (!socket.destroyed) socket.destroySoon();
-    });
+    };
+    opened.receive({ message, close });
     ws.on('error', (err) => {
       log.debug(`tunnel: ${what}: ${err.message}`);
       drop(err.message);

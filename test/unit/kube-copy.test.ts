@@ -20,6 +20,7 @@ import type { KubeClient } from '../../src/kube/client.js';
 import { ArchiveChangedError, copyTarToPod, TarMissingError } from '../../src/kube/copy.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
+import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
 import { fakeApiClient } from './fake-api-client.js';
 
 const TOKEN = 'copy-token';
@@ -147,6 +148,7 @@ beforeAll(async () => {
       return;
     }
     const url = new URL(req.url ?? '/', 'https://x');
+    shapeWire(socket, 'with-upgrade', wire.mode, wire.rand);
     wss.handleUpgrade(req, socket, head, (ws) => onExec(ws, url.searchParams.getAll('command')));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -169,7 +171,10 @@ beforeEach(() => {
 /** A tar archive of `files`, streamed in small chunks (as tarStream streams). */
 function archive(files: Record<string, string | Buffer>): Readable {
   const p = pack();
-  for (const [name, data] of Object.entries(files)) p.entry({ name, mtime: new Date(0) }, data);
+  // A reader that stops early (tar exits at the end-of-archive blocks, before it read the padding) destroys the pack
+  // and the entry it is writing; as in src/compose/upload.ts tarStream, that entry's AbortError is nobody's error.
+  for (const [name, data] of Object.entries(files))
+    p.entry({ name, mtime: new Date(0) }, data).on('error', () => {});
   p.finalize();
   return Readable.from(p);
 }
@@ -195,127 +200,138 @@ beforeAll(async () => {
   whole = Buffer.concat(chunks);
 });
 
-describe('copyTarToPod', () => {
-  it('v5: extracts the archive into a new directory in one pass', async () => {
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'pod-')), 'var/lib/preevy/env');
-    let opened = 0;
-    const r = await copyTarToPod(client, {
-      ...target,
-      dir,
-      tar: () => {
-        opened++;
-        return archive(FILES);
-      },
-    });
-    expect(r).toEqual({ bytes: await length(archive(FILES)), protocol: PROTOCOL_V5 });
-    expect(opened).toBe(1);
-    expect(readFileSync(path.join(dir, 'site/index.html'), 'utf8')).toBe('hello\n');
-    expect(readFileSync(path.join(dir, 'data/big.bin')).equals(big)).toBe(true);
-    expect(cluster.execs).toHaveLength(1);
-    expect(cluster.execs[0]!.argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(cluster.execs[0]!.argv.join(' ')).not.toMatch(/head -c/);
+/** How the fake server's frames reach the client's reads (test/sim/kube/ws/wire.ts); set per run below. */
+let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
+
+// Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames
+// cut and grouped at random across reads.
+describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
+  beforeAll(() => {
+    wire = { mode, rand: prng(11) };
   });
 
-  it('v4 only: measures the archive, then sends exactly that many bytes behind head -c', async () => {
-    cluster.v4Only = true;
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'pod-')), 'env');
-    const size = await length(archive(FILES));
-    const { info, log } = captureLog();
-    let opened = 0;
-    const r = await copyTarToPod(client, {
-      ...target,
-      dir,
-      log,
-      tar: () => {
-        opened++;
-        return archive(FILES);
-      },
-    });
-    expect(r).toEqual({ bytes: size, protocol: PROTOCOL_V4 });
-    expect(opened).toBe(2);
-    expect(info.join('\n')).toMatch(/only v4\.channel\.k8s\.io .*files are read twice/);
-    expect(readFileSync(path.join(dir, 'site/index.html'), 'utf8')).toBe('hello\n');
-    expect(readFileSync(path.join(dir, 'data/big.bin')).equals(big)).toBe(true);
-    // The refused first attempt got no data; the second got the whole archive and nothing more.
-    expect(cluster.execs.map((e) => e.stdinBytes)).toEqual([0, size]);
-    expect(cluster.execs[1]!.argv.join(' ')).toMatch(new RegExp(`^sh -c head -c ${size} \\| sh -c `));
-  });
-
-  it.each([
-    ['grew', () => archive({ ...FILES, 'site/index.html': 'a longer page\n'.repeat(40) })],
-    ['shrank', () => archive({ 'site/index.html': 'hello\n' })],
-    // The worst case: the first N bytes are a complete archive, which `head -c N | tar x` would accept.
-    ['grew past a complete archive', () => Readable.from([whole, Buffer.alloc(10_240)])],
-  ] as const)(
-    'v4 only: files that %s between the two passes fail the upload, and the remote never gets the whole length',
-    async (how, secondPass) => {
-      cluster.v4Only = true;
-      const dir = mkdtempSync(path.join(tmpdir(), 'pod-'));
+  describe('copyTarToPod', () => {
+    it('v5: extracts the archive into a new directory in one pass', async () => {
+      const dir = path.join(mkdtempSync(path.join(tmpdir(), 'pod-')), 'var/lib/preevy/env');
       let opened = 0;
+      const r = await copyTarToPod(client, {
+        ...target,
+        dir,
+        tar: () => {
+          opened++;
+          return archive(FILES);
+        },
+      });
+      expect(r).toEqual({ bytes: await length(archive(FILES)), protocol: PROTOCOL_V5 });
+      expect(opened).toBe(1);
+      expect(readFileSync(path.join(dir, 'site/index.html'), 'utf8')).toBe('hello\n');
+      expect(readFileSync(path.join(dir, 'data/big.bin')).equals(big)).toBe(true);
+      expect(cluster.execs).toHaveLength(1);
+      expect(cluster.execs[0]!.argv.slice(0, 2)).toEqual(['sh', '-c']);
+      expect(cluster.execs[0]!.argv.join(' ')).not.toMatch(/head -c/);
+    });
+
+    it('v4 only: measures the archive, then sends exactly that many bytes behind head -c', async () => {
+      cluster.v4Only = true;
+      const dir = path.join(mkdtempSync(path.join(tmpdir(), 'pod-')), 'env');
+      const size = await length(archive(FILES));
+      const { info, log } = captureLog();
+      let opened = 0;
+      const r = await copyTarToPod(client, {
+        ...target,
+        dir,
+        log,
+        tar: () => {
+          opened++;
+          return archive(FILES);
+        },
+      });
+      expect(r).toEqual({ bytes: size, protocol: PROTOCOL_V4 });
+      expect(opened).toBe(2);
+      expect(info.join('\n')).toMatch(/only v4\.channel\.k8s\.io .*files are read twice/);
+      expect(readFileSync(path.join(dir, 'site/index.html'), 'utf8')).toBe('hello\n');
+      expect(readFileSync(path.join(dir, 'data/big.bin')).equals(big)).toBe(true);
+      // The refused first attempt got no data; the second got the whole archive and nothing more.
+      expect(cluster.execs.map((e) => e.stdinBytes)).toEqual([0, size]);
+      expect(cluster.execs[1]!.argv.join(' ')).toMatch(new RegExp(`^sh -c head -c ${size} \\| sh -c `));
+    });
+
+    it.each([
+      ['grew', () => archive({ ...FILES, 'site/index.html': 'a longer page\n'.repeat(40) })],
+      ['shrank', () => archive({ 'site/index.html': 'hello\n' })],
+      // The worst case: the first N bytes are a complete archive, which `head -c N | tar x` would accept.
+      ['grew past a complete archive', () => Readable.from([whole, Buffer.alloc(10_240)])],
+    ] as const)(
+      'v4 only: files that %s between the two passes fail the upload, and the remote never gets the whole length',
+      async (how, secondPass) => {
+        cluster.v4Only = true;
+        const dir = mkdtempSync(path.join(tmpdir(), 'pod-'));
+        let opened = 0;
+        const err = await copyTarToPod(client, {
+          ...target,
+          dir,
+          tar: () => (++opened === 1 ? Readable.from([whole]) : secondPass()),
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ArchiveChangedError);
+        expect((err as ActionError).message).toMatch(
+          new RegExp(`files changed during the upload: their archive measured ${whole.length} bytes`),
+        );
+        expect((err as ActionError).userMessage).toMatch(/reads the files twice/);
+        const remote = cluster.execs[1]!;
+        await remote.done;
+        expect(remote.stdinBytes).toBeLessThan(whole.length);
+        if (how === 'grew past a complete archive')
+          expect(existsSync(path.join(dir, 'site/index.html'))).toBe(false);
+      },
+    );
+
+    it('a non-zero exit of tar fails with its stderr', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'pod-'));
       const err = await copyTarToPod(client, {
         ...target,
         dir,
-        tar: () => (++opened === 1 ? Readable.from([whole]) : secondPass()),
+        tar: () => Readable.from([Buffer.alloc(4096, 'x')]),
       }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ArchiveChangedError);
+      expect(err).toBeInstanceOf(ActionError);
+      expect(err).not.toBeInstanceOf(TarMissingError);
       expect((err as ActionError).message).toMatch(
-        new RegExp(`files changed during the upload: their archive measured ${whole.length} bytes`),
+        new RegExp(
+          `into ${dir} of pod env-1-dind-abc12 \\(container dind\\) failed: tar exited [1-9]\\d*: .*tar`,
+        ),
       );
-      expect((err as ActionError).userMessage).toMatch(/reads the files twice/);
-      const remote = cluster.execs[1]!;
-      await remote.done;
-      expect(remote.stdinBytes).toBeLessThan(whole.length);
-      if (how === 'grew past a complete archive')
-        expect(existsSync(path.join(dir, 'site/index.html'))).toBe(false);
-    },
-  );
+    });
 
-  it('a non-zero exit of tar fails with its stderr', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pod-'));
-    const err = await copyTarToPod(client, {
-      ...target,
-      dir,
-      tar: () => Readable.from([Buffer.alloc(4096, 'x')]),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ActionError);
-    expect(err).not.toBeInstanceOf(TarMissingError);
-    expect((err as ActionError).message).toMatch(
-      new RegExp(
-        `into ${dir} of pod env-1-dind-abc12 \\(container dind\\) failed: tar exited [1-9]\\d*: .*tar`,
-      ),
-    );
-  });
+    it.each([
+      [false, PROTOCOL_V5],
+      [true, PROTOCOL_V4],
+    ])('a container without tar (v4 only: %s) breaks the template contract', async (v4Only) => {
+      cluster.v4Only = v4Only;
+      cluster.missing = 'tar';
+      const err = await copyTarToPod(client, {
+        ...target,
+        dir: mkdtempSync(path.join(tmpdir(), 'pod-')),
+        tar: () => archive(FILES),
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TarMissingError);
+      expect((err as ActionError).message).toMatch(
+        /pod env-1-dind-abc12, container dind\) cannot run tar: .*tar: not found/,
+      );
+      expect((err as ActionError).hint).toMatch(
+        /template contract requires `tar` .* in the first container of the docker-host Deployment/,
+      );
+    });
 
-  it.each([
-    [false, PROTOCOL_V5],
-    [true, PROTOCOL_V4],
-  ])('a container without tar (v4 only: %s) breaks the template contract', async (v4Only) => {
-    cluster.v4Only = v4Only;
-    cluster.missing = 'tar';
-    const err = await copyTarToPod(client, {
-      ...target,
-      dir: mkdtempSync(path.join(tmpdir(), 'pod-')),
-      tar: () => archive(FILES),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TarMissingError);
-    expect((err as ActionError).message).toMatch(
-      /pod env-1-dind-abc12, container dind\) cannot run tar: .*tar: not found/,
-    );
-    expect((err as ActionError).hint).toMatch(
-      /template contract requires `tar` .* in the first container of the docker-host Deployment/,
-    );
-  });
-
-  it('a container without sh breaks the template contract', async () => {
-    cluster.missing = 'sh';
-    const err = await copyTarToPod(client, {
-      ...target,
-      dir: '/var/lib/preevy/x',
-      tar: () => archive(FILES),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TarMissingError);
-    expect((err as ActionError).message).toMatch(
-      /pod env-1-dind-abc12, container dind\) cannot run sh and tar: .*executable file not found/,
-    );
+    it('a container without sh breaks the template contract', async () => {
+      cluster.missing = 'sh';
+      const err = await copyTarToPod(client, {
+        ...target,
+        dir: '/var/lib/preevy/x',
+        tar: () => archive(FILES),
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TarMissingError);
+      expect((err as ActionError).message).toMatch(
+        /pod env-1-dind-abc12, container dind\) cannot run sh and tar: .*executable file not found/,
+      );
+    });
   });
 });

@@ -24,6 +24,7 @@ import {
   PROTOCOL_V5,
 } from '../../src/kube/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
+import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
 import { fakeApiClient } from './fake-api-client.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
@@ -143,6 +144,7 @@ beforeAll(async () => {
       return refuse(socket, 403, fixture('071-error-403-exec-websocket.json').response.body);
     if (url.pathname.includes('/pods/no-such-pod/'))
       return refuse(socket, 404, fixture('104-ws-exec-v5-pod-notfound.json').response.body);
+    shapeWire(socket, 'with-upgrade', wire.mode, wire.rand);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const s: Seen = { protocol: ws.protocol, query: url.searchParams };
       seen.push(s);
@@ -176,146 +178,162 @@ function collect(): { stream: Writable; text: () => string } {
 
 const base = { namespace: 'ns', pod: 'web-1', container: 'docker' };
 
-describe('execInPod', () => {
-  it('runs echo over v5 and returns exit 0', async () => {
-    const out = collect();
-    const r = await execInPod(client, { ...base, command: ['echo', 'hello'], stdout: out.stream });
-    expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V5 });
-    expect(out.text()).toBe('hello\n');
-    const s = seen.at(-1)!;
-    expect(s.query.get('container')).toBe('docker');
-    expect(s.query.get('stdin')).toBe('false');
+/** How the fake server's frames reach the client's reads (test/sim/kube/ws/wire.ts); set per run below. */
+let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
+
+// Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames
+// cut and grouped at random across reads.
+describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
+  beforeAll(() => {
+    wire = { mode, rand: prng(11) };
   });
 
-  it('streams stdin and sends the v5 close frame; output continues after it', async () => {
-    const out = collect();
-    const r = await execInPod(client, {
-      ...base,
-      command: ['cat'],
-      stdin: Readable.from([Buffer.from('abc'), Buffer.from('def')]),
-      stdout: out.stream,
+  describe('execInPod', () => {
+    it('runs echo over v5 and returns exit 0', async () => {
+      const out = collect();
+      const r = await execInPod(client, { ...base, command: ['echo', 'hello'], stdout: out.stream });
+      expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V5 });
+      expect(out.text()).toBe('hello\n');
+      const s = seen.at(-1)!;
+      expect(s.query.get('container')).toBe('docker');
+      expect(s.query.get('stdin')).toBe('false');
     });
-    expect(r.exitCode).toBe(0);
-    expect(out.text()).toBe('abcdef');
-    expect(seen.at(-1)!.stdinClosed).toBe(true);
-  });
 
-  it('sends 48 MB of stdin intact, and stops reading stdin while the server does not read', async () => {
-    const data = randomBytes(48 * 1024 * 1024);
-    let offset = 0;
-    const stdin = new Readable({
-      read() {
-        if (offset >= data.length) return this.push(null);
-        this.push(data.subarray(offset, offset + 64 * 1024));
-        offset += 64 * 1024;
-      },
-    });
-    let readWhilePaused = -1;
-    onSlowReaderPause = () => {
-      readWhilePaused = offset;
-    };
-    const out = collect();
-    try {
-      const r = await execInPod(client, { ...base, command: ['slow-sha256sum'], stdin, stdout: out.stream });
+    it('streams stdin and sends the v5 close frame; output continues after it', async () => {
+      const out = collect();
+      const r = await execInPod(client, {
+        ...base,
+        command: ['cat'],
+        stdin: Readable.from([Buffer.from('abc'), Buffer.from('def')]),
+        stdout: out.stream,
+      });
       expect(r.exitCode).toBe(0);
-    } finally {
-      onSlowReaderPause = undefined;
-    }
-    expect(out.text()).toBe(`${createHash('sha256').update(data).digest('hex')}  -\n`);
-    // 1 MiB in the WebSocket plus the kernel's socket buffers, not the whole input.
-    expect(readWhilePaused).toBeGreaterThan(0);
-    expect(readWhilePaused).toBeLessThan(24 * 1024 * 1024);
-  });
-
-  it('returns the exit code and stderr of a failing command', async () => {
-    const err = collect();
-    const r = await execInPod(client, {
-      ...base,
-      command: ['sh', '-c', 'echo err >&2; exit 3'],
-      stderr: err.stream,
+      expect(out.text()).toBe('abcdef');
+      expect(seen.at(-1)!.stdinClosed).toBe(true);
     });
-    expect(r.exitCode).toBe(3);
-    expect(r.stderrTail).toBe('err\n');
-    expect(err.text()).toBe('err\n');
-  });
 
-  it('turns a Failure Status that is not an exit code into an error with its message', async () => {
-    await expect(execInPod(client, { ...base, command: ['/no/such/binary'] })).rejects.toThrow(ExecError);
-    await expect(execInPod(client, { ...base, command: ['/no/such/binary'] })).rejects.toThrow(
-      /no such file|not found|executable file/i,
-    );
-  });
-
-  it('fails when the connection closes without a status', async () => {
-    await expect(execInPod(client, { ...base, command: ['drop'] })).rejects.toThrow(
-      /connection closed before the command finished/,
-    );
-  });
-
-  it('on v4 with stdin fails with ExecProtocolV4 before sending data', async () => {
-    const stdin = new PassThrough();
-    stdin.write('abc');
-    const err = await execInPod(client, { ...base, pod: 'old-pod', command: ['cat'], stdin }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ExecProtocolV4);
-    expect(stdin.readableLength).toBe(3);
-  });
-
-  it('on v4 runs a length-prefixed command with stdinLength', async () => {
-    const out = collect();
-    const payload = Buffer.from('hello v4');
-    const r = await execInPod(client, {
-      ...base,
-      pod: 'old-pod',
-      command: lengthPrefixedCommand(['cat'], payload.length),
-      stdinLength: payload.length,
-      stdin: Readable.from([payload]),
-      stdout: out.stream,
+    it('sends 48 MB of stdin intact, and stops reading stdin while the server does not read', async () => {
+      const data = randomBytes(48 * 1024 * 1024);
+      let offset = 0;
+      const stdin = new Readable({
+        read() {
+          if (offset >= data.length) return this.push(null);
+          this.push(data.subarray(offset, offset + 64 * 1024));
+          offset += 64 * 1024;
+        },
+      });
+      let readWhilePaused = -1;
+      onSlowReaderPause = () => {
+        readWhilePaused = offset;
+      };
+      const out = collect();
+      try {
+        const r = await execInPod(client, {
+          ...base,
+          command: ['slow-sha256sum'],
+          stdin,
+          stdout: out.stream,
+        });
+        expect(r.exitCode).toBe(0);
+      } finally {
+        onSlowReaderPause = undefined;
+      }
+      expect(out.text()).toBe(`${createHash('sha256').update(data).digest('hex')}  -\n`);
+      // 1 MiB in the WebSocket plus the kernel's socket buffers, not the whole input.
+      expect(readWhilePaused).toBeGreaterThan(0);
+      expect(readWhilePaused).toBeLessThan(24 * 1024 * 1024);
     });
-    expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V4 });
-    expect(out.text()).toBe('hello v4');
-  });
 
-  it('on v4 without stdin just runs the command', async () => {
-    const r = await execInPod(client, { ...base, pod: 'old-pod', command: ['echo', 'hello'] });
-    expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V4 });
-  });
+    it('returns the exit code and stderr of a failing command', async () => {
+      const err = collect();
+      const r = await execInPod(client, {
+        ...base,
+        command: ['sh', '-c', 'echo err >&2; exit 3'],
+        stderr: err.stream,
+      });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderrTail).toBe('err\n');
+      expect(err.text()).toBe('err\n');
+    });
 
-  it('turns a 403 upgrade into a KubeApiError with the Status message', async () => {
-    const err = await execInPod(client, { ...base, pod: 'forbidden', command: ['echo'] }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(KubeApiError);
-    expect((err as KubeApiError).code).toBe(403);
-    expect((err as KubeApiError).message).toMatch(/cannot get resource "pods\/exec"/);
-    expect((err as KubeApiError).userMessage).toMatch(/lacks verb "get" on resource "pods\/exec"/);
-  });
+    it('turns a Failure Status that is not an exit code into an error with its message', async () => {
+      await expect(execInPod(client, { ...base, command: ['/no/such/binary'] })).rejects.toThrow(ExecError);
+      await expect(execInPod(client, { ...base, command: ['/no/such/binary'] })).rejects.toThrow(
+        /no such file|not found|executable file/i,
+      );
+    });
 
-  it('turns a 404 upgrade into a KubeApiError', async () => {
-    const err = await execInPod(client, { ...base, pod: 'no-such-pod', command: ['echo'] }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(KubeApiError);
-    expect((err as KubeApiError).code).toBe(404);
-    expect((err as KubeApiError).message).toMatch(/pods "no-such-pod" not found/);
-  });
+    it('fails when the connection closes without a status', async () => {
+      await expect(execInPod(client, { ...base, command: ['drop'] })).rejects.toThrow(
+        /connection closed before the command finished/,
+      );
+    });
 
-  it('terminates the socket on timeout', async () => {
-    const before = seen.length;
-    await expect(execInPod(client, { ...base, command: ['sleep'], timeoutMs: 200 })).rejects.toThrow(
-      /timed out/,
-    );
-    await new Promise((r) => setTimeout(r, 100));
-    expect(seen[before]?.closedBy).toBe('client');
-  });
+    it('on v4 with stdin fails with ExecProtocolV4 before sending data', async () => {
+      const stdin = new PassThrough();
+      stdin.write('abc');
+      const err = await execInPod(client, { ...base, pod: 'old-pod', command: ['cat'], stdin }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ExecProtocolV4);
+      expect(stdin.readableLength).toBe(3);
+    });
 
-  it('terminates the socket on abort', async () => {
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 100);
-    await expect(execInPod(client, { ...base, command: ['sleep'], signal: ac.signal })).rejects.toThrow(
-      /aborted/,
-    );
+    it('on v4 runs a length-prefixed command with stdinLength', async () => {
+      const out = collect();
+      const payload = Buffer.from('hello v4');
+      const r = await execInPod(client, {
+        ...base,
+        pod: 'old-pod',
+        command: lengthPrefixedCommand(['cat'], payload.length),
+        stdinLength: payload.length,
+        stdin: Readable.from([payload]),
+        stdout: out.stream,
+      });
+      expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V4 });
+      expect(out.text()).toBe('hello v4');
+    });
+
+    it('on v4 without stdin just runs the command', async () => {
+      const r = await execInPod(client, { ...base, pod: 'old-pod', command: ['echo', 'hello'] });
+      expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V4 });
+    });
+
+    it('turns a 403 upgrade into a KubeApiError with the Status message', async () => {
+      const err = await execInPod(client, { ...base, pod: 'forbidden', command: ['echo'] }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KubeApiError);
+      expect((err as KubeApiError).code).toBe(403);
+      expect((err as KubeApiError).message).toMatch(/cannot get resource "pods\/exec"/);
+      expect((err as KubeApiError).userMessage).toMatch(/lacks verb "get" on resource "pods\/exec"/);
+    });
+
+    it('turns a 404 upgrade into a KubeApiError', async () => {
+      const err = await execInPod(client, { ...base, pod: 'no-such-pod', command: ['echo'] }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KubeApiError);
+      expect((err as KubeApiError).code).toBe(404);
+      expect((err as KubeApiError).message).toMatch(/pods "no-such-pod" not found/);
+    });
+
+    it('terminates the socket on timeout', async () => {
+      const before = seen.length;
+      await expect(execInPod(client, { ...base, command: ['sleep'], timeoutMs: 200 })).rejects.toThrow(
+        /timed out/,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen[before]?.closedBy).toBe('client');
+    });
+
+    it('terminates the socket on abort', async () => {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 100);
+      await expect(execInPod(client, { ...base, command: ['sleep'], signal: ac.signal })).rejects.toThrow(
+        /aborted/,
+      );
+    });
   });
 });
 

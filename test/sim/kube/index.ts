@@ -15,6 +15,7 @@ import { loadDiscovery } from './resources.js';
 import { loadSchemas } from './schema/index.js';
 import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server.js';
 import { MemoryStore } from './store.js';
+import { defaultWireMode, prng, type WireOptions } from './ws/wire.js';
 import type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
 
 export { defaultPodBehaviour } from './controllers/index.js';
@@ -23,6 +24,7 @@ export { countRequests, Faults, writes } from './faults.js';
 export type { Rule } from './rbac.js';
 export type { UpgradeContext, UpgradeHandler, UpgradeKind } from './server.js';
 export type { DeleteOptions } from './store.js';
+export type { WireMode, WireOptions } from './ws/wire.js';
 export { MemoryStore } from './store.js';
 export type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
 
@@ -41,6 +43,11 @@ export interface KubeSimOptions {
    * numbers); `clock` drives timestamps and the progress deadline (the store's timestamps too).
    */
   controllers?: Pick<ControllerOptions, 'backoffScale' | 'clock' | 'onError'>;
+  /**
+   * How exec and port-forward frames are grouped into the client's reads (ws/wire.ts): `recorded` as a real
+   * cluster does (the default; `PREEVY_SIM_WIRE` sets another for a whole run), `split` cut at random.
+   */
+  wire?: WireOptions;
 }
 
 export interface KubeSim {
@@ -117,7 +124,17 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const upgradeHandlers = new Map<UpgradeKind, UpgradeHandler>();
   const codecs = loadCodecs();
   const api = new ApiServer(
-    { store, discovery, authn, authz, faults, audit, codecs, upgradeHandlers },
+    {
+      store,
+      discovery,
+      authn,
+      authz,
+      faults,
+      audit,
+      codecs,
+      upgradeHandlers,
+      wire: { mode: opts.wire?.mode ?? defaultWireMode(), rand: prng(opts.wire?.seed ?? opts.seed ?? 1) },
+    },
     { key: certs.keyPem, cert: certs.certPem },
   );
   const port = await api.listen(opts.port ?? 0, host);

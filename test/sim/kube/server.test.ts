@@ -563,7 +563,7 @@ describe('upgrades (exec, port-forward)', () => {
     expect(noHandler.status).toBe(400);
 
     sim.setUpgradeHandler('exec', async (ctx) => {
-      const sock = await ctx.accept('v5.channel.k8s.io');
+      const sock = await ctx.accept('v5.channel.k8s.io', 'later');
       sock.send(
         Buffer.from([1, ...Buffer.from(`${ctx.pod.metadata.name}:${ctx.query.getAll('command').join(' ')}`)]),
       );

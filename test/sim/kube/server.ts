@@ -21,6 +21,7 @@ import { compileSelector } from './selectors.js';
 import { canonicalize, clone, type MemoryStore, rfc3339 } from './store.js';
 import type { ResourceType, SimObject } from './types.js';
 import { WatchRegistry } from './watch.js';
+import { type FirstFrames, shapeWire, type WireMode } from './ws/wire.js';
 
 export type UpgradeKind = 'exec' | 'portforward' | 'attach';
 
@@ -32,8 +33,11 @@ export interface UpgradeContext {
   /** Parsed query; repeated parameters (exec `command`) via getAll. */
   query: URLSearchParams;
   user: string;
-  /** Completes the WebSocket handshake (ws, noServer), answering with `protocol` (or none). */
-  accept(protocol?: string): Promise<WebSocket>;
+  /**
+   * Completes the WebSocket handshake (ws, noServer), answering with `protocol` (or none). `firstFrames` says
+   * whether the frames the handler sends at once share the 101's write on this endpoint of a real cluster.
+   */
+  accept(protocol: string | undefined, firstFrames: FirstFrames): Promise<WebSocket>;
   /**
    * Refuses the upgrade with a plain HTTP answer: an object is sent as JSON, a string as text/plain unless
    * `contentType` says otherwise ('' sends no Content-Type, as the kubelet's empty 403 of fixture 107).
@@ -52,6 +56,7 @@ export interface ServerDeps {
   audit: AuditEntry[];
   codecs: Codecs;
   upgradeHandlers: Map<UpgradeKind, UpgradeHandler>;
+  wire: { mode: WireMode; rand: () => number };
 }
 
 interface Reply {
@@ -1277,9 +1282,10 @@ export class ApiServer {
     const wss = this.wss;
     const req = ctx.req;
     const cut = ctx.cut;
-    const accept = (protocol?: string) =>
+    const accept = (protocol: string | undefined, firstFrames: FirstFrames) =>
       new Promise<WebSocket>((resolve) => {
         if (protocol) this.chosenProtocol.set(req, protocol);
+        shapeWire(up.socket, firstFrames, this.deps.wire.mode, this.deps.wire.rand);
         wss.handleUpgrade(req, up.socket, up.head, (ws) => {
           if (cut) cutLater(ws, cut);
           resolve(ws);

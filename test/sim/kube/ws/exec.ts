@@ -120,7 +120,9 @@ export function execHandler(backend: DockerPodBackend, opts: ExecHandlerOptions 
       );
       return;
     }
-    const ws = await ctx.accept(protocol);
+    // v5 is answered by the API server, whose first frame never shared the 101's read (0/80, fixtures 010-015,
+    // 022-024, 028-030); v4 goes through to the kubelet, whose first frame did in 29/80 (016-021, 025-027, 031-033).
+    const ws = await ctx.accept(protocol, protocol === 'v5.channel.k8s.io' ? 'later' : 'with-upgrade');
     runExec(ws, protocol ?? 'channel.k8s.io', backend, ctx, { stdin, stdout, stderr });
   };
 }
@@ -149,17 +151,22 @@ function runExec(
   // Both the real API server and the kubelet start with an empty stdout frame.
   send(CH_STDOUT, Buffer.alloc(0));
 
+  // The runtime's refusals come once the kubelet has asked it, after the first frame (fixtures 102, 103).
   const argv = ctx.query.getAll('command');
   if (argv.length === 0) {
-    finish(
-      internalError(execFailed('OCI runtime exec failed: exec failed: args must not be empty: unknown')),
+    setImmediate(() =>
+      finish(
+        internalError(execFailed('OCI runtime exec failed: exec failed: args must not be empty: unknown')),
+      ),
     );
     return;
   }
   if (!backend.engineFor(podKey(ctx.pod))) {
-    finish(
-      internalError(
-        `failed to exec in container: pod ${podKey(ctx.pod)} has no container runtime in this simulator (a virtual pod: only docker-host pods get one)`,
+    setImmediate(() =>
+      finish(
+        internalError(
+          `failed to exec in container: pod ${podKey(ctx.pod)} has no container runtime in this simulator (a virtual pod: only docker-host pods get one)`,
+        ),
       ),
     );
     return;

@@ -121,7 +121,8 @@ export function portForwardHandler(backend: DockerPodBackend): UpgradeHandler {
       ctx.reject(403, '', '');
       return;
     }
-    const ws = await ctx.accept(protocol);
+    // The kubelet's port-prefix frames come in the same read as the 101 in a third of the opens (fixtures 001-009).
+    const ws = await ctx.accept(protocol, 'with-upgrade');
     runPortForward(ws, protocol ?? 'channel.k8s.io', backend, ctx, ports);
   };
 }
@@ -167,17 +168,12 @@ function runPortForward(
   }
 
   const engine = backend.engineFor(podKey(ctx.pod));
+  // A kubelet reports a failed dial once it has tried, not with the prefixes: the first frames stay the prefixes.
+  if (!engine) {
+    setImmediate(() => noRuntime(ports, send, ctx, closeAll));
+    return;
+  }
   for (const [i, port] of ports.entries()) {
-    if (!engine) {
-      send(
-        2 * i + 1,
-        Buffer.from(
-          `error forwarding port ${port} to pod ${sandboxId(ctx.pod)}, uid : pod ${podKey(ctx.pod)} has no container runtime in this simulator (a virtual pod: only docker-host pods get one)`,
-        ),
-      );
-      closeAll();
-      return;
-    }
     const sock = backend.portForward(ctx.pod, port);
     // As the kubelet's (Go's) dialled connections are.
     sock.setNoDelay(true);
@@ -251,4 +247,20 @@ function runPortForward(
     const sock = sockets[channel / 2];
     if (sock && !sock.destroyed && payload.length > 0) toPod(sock, payload);
   });
+}
+
+function noRuntime(
+  ports: number[],
+  send: (channel: number, data: Buffer) => void,
+  ctx: UpgradeContext,
+  closeAll: () => void,
+): void {
+  const [port] = ports;
+  send(
+    1,
+    Buffer.from(
+      `error forwarding port ${port} to pod ${sandboxId(ctx.pod)}, uid : pod ${podKey(ctx.pod)} has no container runtime in this simulator (a virtual pod: only docker-host pods get one)`,
+    ),
+  );
+  closeAll();
 }
