@@ -15,8 +15,8 @@ import { loadDiscovery } from './resources.js';
 import { loadSchemas } from './schema/index.js';
 import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server.js';
 import { MemoryStore } from './store.js';
-import { defaultWireMode, prng, type WireOptions } from './ws/wire.js';
 import type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
+import { defaultWireMode, prng, type WireOptions } from './ws/wire.js';
 
 export { defaultPodBehaviour } from './controllers/index.js';
 export type { AuditEntry, FaultAction, FaultMatch, FaultRule } from './faults.js';
@@ -24,9 +24,9 @@ export { countRequests, Faults, writes } from './faults.js';
 export type { Rule } from './rbac.js';
 export type { UpgradeContext, UpgradeHandler, UpgradeKind } from './server.js';
 export type { DeleteOptions } from './store.js';
-export type { WireMode, WireOptions } from './ws/wire.js';
 export { MemoryStore } from './store.js';
 export type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
+export type { WireMode, WireOptions } from './ws/wire.js';
 
 export interface KubeSimOptions {
   port?: number;

@@ -52,7 +52,10 @@ function open(sim: KubeSim, pathAndQuery: string, protocol: string): Promise<Ope
     req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
       const reads: Buffer[] = [];
       // The endpoints end with a close frame (1000), which this client does not answer: the test ends there.
-      const closed = () => Buffer.concat([head, ...reads]).toString('hex').endsWith('880203e8');
+      const closed = () =>
+        Buffer.concat([head, ...reads])
+          .toString('hex')
+          .endsWith('880203e8');
       socket.on('data', (d: Buffer) => {
         reads.push(Buffer.from(d));
         if (closed()) socket.destroy();
