@@ -91,4 +91,32 @@ describe('templates with RBAC objects, as the ServiceAccount of examples/rbac/ro
     expect(envObjects(sim, 'shop-pr-23').size).toBe(0);
     expect(realWrites(sim, since)).toEqual([]);
   });
+
+  it('with `escalate` but not `bind`, a binding refused at its real apply leaves nothing of a first deploy', async () => {
+    // The one case the dry run cannot cover: the Role passes through `escalate`, its binding is checked only
+    // once the Role exists, and the identity does not hold what the Role grants.
+    sim.store.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'escalator', namespace: NAMESPACE },
+      rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['escalate'] }],
+    } as unknown as SimObject);
+    sim.store.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'escalator', namespace: NAMESPACE },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'escalator' },
+      subjects: [{ kind: 'ServiceAccount', name: 'preevy-kube-action', namespace: NAMESPACE }],
+    } as unknown as SimObject);
+    const file = template('preevy-rbac.yaml.njk', {
+      'resources: ["pods"]': 'resources: ["pods", "pods/log"]',
+    });
+    const err = await expectRejects(up(inputs({ template: file }), ctxFor(24)));
+    const text = (err as ActionError).userMessage;
+    expect(text).toMatch(
+      /apply RoleBinding\/shop-pr-24-[a-z0-9]+-rolebind: .*is attempting to grant RBAC permissions/,
+    );
+    expect(text).toContain('- apiGroups: [""]\n    resources: ["pods/log"]\n    verbs: ["get", "list"]');
+    expect(envObjects(sim, 'shop-pr-24').size).toBe(0);
+  });
 });
