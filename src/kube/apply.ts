@@ -355,7 +355,7 @@ async function checkAll(client: KubeClient, objs: readonly KubeObject[], opts: A
   const message =
     failures.length === 1
       ? first.error.message
-      : `The API server refused ${failures.length} objects:\n${failures.map((f) => `  - ${f.error.message}`).join('\n')}`;
+      : `The API server refused ${failures.length} objects:\n${failures.map((f) => `  - ${f.error.message.replace(/\n/g, '\n    ')}`).join('\n')}`;
   const hints = [...new Set(failures.map((f) => f.error.hint).filter((h): h is string => Boolean(h)))];
   throw new ApplyError(message, first.ref, [], first.error.code, first.error.reason, {
     hint: [...hints, 'Nothing was applied: every object was checked with a server-side dry run first.'].join(

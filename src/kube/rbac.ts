@@ -55,9 +55,10 @@ export function escalationHint(err: KubeApiError): string | undefined {
   const rules = missingRulesYaml(message);
   if (!rules) return undefined;
   return (
-    "A Role of the template grants permissions the action's own identity does not hold, and Kubernetes lets an " +
-    "identity grant only what it holds. Add these rules to the Role bound to the action's credentials " +
-    '(examples/rbac/role.yaml), or drop them from the template (see the README\'s "Templates with RBAC objects"):\n' +
+    "The template grants permissions (in a Role, or by binding a role) that the action's own identity does " +
+    'not hold, and Kubernetes lets an identity grant only what it holds. Add these rules to the Role bound to ' +
+    "the action's credentials (examples/rbac/role.yaml), or drop them from the template (see the README's " +
+    '"Templates with RBAC objects"):\n' +
     rules
   );
 }
