@@ -321,15 +321,12 @@ export async function applyObjects(
  * A server-side dry run of every object before the first real write: the API server's validation, schemas,
  * admission and RBAC refuse a bad template while nothing exists yet, and every refusal is reported at once.
  *
- * One check cannot be made this way: a RoleBinding to a Role of the same template that does not exist yet.
- * The API server checks a new binding against the permissions of the Role it references (unless the caller
- * may `bind` it), and a dry run of the Role stores nothing, so the binding's dry run answers 404 for the Role
- * (fixtures kube-real-2/040-043), on a first deploy with every permission but `bind`. Such a binding is left
- * to the real apply, which writes the Role first (applyOrder ranks Roles before RoleBindings). What it skips
- * is small: the Role's own dry run has just passed the same escalation check over the same rules for the
- * same identity in the same namespace (unless the identity holds `escalate` on roles without `bind`; then
- * the binding can still be refused at its real apply, after the Role, and a first deploy removes what it
- * created). Every other object, and every binding to a Role that exists, is still checked first.
+ * Except a RoleBinding to a Role of the same template that does not exist yet: the API server checks a new
+ * binding against its Role (unless the caller may `bind` it) and answers 404 for a missing one, dry runs
+ * included (fixtures kube-real-2/040-043). It is left to the real apply, which writes the Role first (applyOrder).
+ * The Role's own dry run has passed the same escalation check over the same rules for the same identity, so
+ * the binding passes it too, unless the identity holds `escalate` on roles without `bind`: then a refused
+ * binding stops the real apply, and a first deploy removes what it created.
  */
 async function checkAll(client: KubeClient, objs: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
   const log = opts.log ?? noopLog;
