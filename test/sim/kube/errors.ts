@@ -159,6 +159,15 @@ export const errors = {
       groupDetails(opts.group, opts.resource, opts.name),
     );
   },
+  /** A 403 from a registry rather than the authorizer: `<resource>.<group> "<name>" is forbidden: <why>`. */
+  forbiddenBecause(group: string, resource: string, name: string, why: string): StatusError {
+    return status(
+      403,
+      `${qualifiedResource(group, resource)} "${name}" is forbidden: ${why}`,
+      'Forbidden',
+      groupDetails(group, resource, name),
+    );
+  },
   methodNotAllowed(): StatusError {
     return status(
       405,

@@ -18,6 +18,7 @@ export interface Rule {
   /** `pods`, `pods/exec`, `pods/portforward`, `*`, `*\/status` ... */
   resources?: string[];
   resourceNames?: string[];
+  nonResourceURLs?: string[];
   /** Static rules only: the namespaces the rule applies in (all, and cluster scope, when absent). */
   namespaces?: string[];
 }
@@ -226,6 +227,48 @@ export class Authorizer {
       }
     }
     return { allowed: false, reason: '' };
+  }
+
+  /**
+   * Every rule that applies to `id` in `namespace` (cluster-wide ones too), as the escalation checks'
+   * RulesFor resolves them: ClusterRoleBindings, then the namespace's RoleBindings, plus what every
+   * authenticated user holds. A static identity's rules count where their `namespaces` allow.
+   */
+  rulesFor(id: Identity, namespace: string | undefined): Rule[] {
+    if (id.rules === 'cluster-admin') return [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }];
+    const out: Rule[] = [...BASIC_USER];
+    if (id.rules) {
+      for (const r of id.rules) {
+        if (r.namespaces === undefined || (namespace !== undefined && r.namespaces.includes(namespace)))
+          out.push({ ...r, namespaces: undefined });
+      }
+      return out;
+    }
+    for (const crb of this.store.list('rbac.authorization.k8s.io', 'clusterrolebindings')) {
+      if (!((crb.subjects as Subject[] | undefined) ?? []).some((s) => subjectMatches(s, id.user))) continue;
+      const role = this.role(crb.roleRef?.kind, crb.roleRef?.name);
+      if (role) out.push(...this.rulesOf(role));
+    }
+    if (namespace !== undefined) {
+      for (const rb of this.store.list('rbac.authorization.k8s.io', 'rolebindings', { namespace })) {
+        if (
+          !((rb.subjects as Subject[] | undefined) ?? []).some((s) => subjectMatches(s, id.user, namespace))
+        )
+          continue;
+        const role = this.role(rb.roleRef?.kind, rb.roleRef?.name, namespace);
+        if (role) out.push(...this.rulesOf(role));
+      }
+    }
+    return out;
+  }
+
+  /** The Role (in `namespace`) or ClusterRole a binding refers to, if it exists. */
+  referencedRole(
+    kind: string | undefined,
+    name: string | undefined,
+    namespace?: string,
+  ): SimObject | undefined {
+    return this.role(kind, name, namespace);
   }
 
   private role(

@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { randomSuffix } from './admission.js';
 import type { ApplyResult, Codecs } from './codecs.js';
 import { errors, type StatusBody, StatusError } from './errors.js';
+import { confirmRbacWrite, type RbacWrite } from './escalation.js';
 import type { AuditEntry, CutAction, Faults } from './faults.js';
 import type { Attributes, Authenticator, Authorizer, Identity } from './rbac.js';
 import { apiVersionOf, type Discovery } from './resources.js';
@@ -746,6 +747,17 @@ export class ApiServer {
     return obj;
   }
 
+  /**
+   * RBAC's escalation checks (escalation.ts) run in the registry: after decoding and admission, before
+   * validation, for dry runs and server-side apply alike (fixtures kube-real-2/036-055).
+   */
+  private confirmRbac(ctx: Ctx, t: ResourceType, p: ResourcePath, obj: SimObject, old?: SimObject): void {
+    const w: RbacWrite = { group: t.group, resource: t.resource };
+    if (p.namespace !== undefined) w.namespace = p.namespace;
+    if (p.name !== undefined) w.name = p.name;
+    confirmRbacWrite(this.deps.authz, ctx.id, w, obj, old);
+  }
+
   private validate(t: ResourceType, obj: SimObject, old?: SimObject): void {
     const causes = this.deps.codecs.schemas.validate(obj.apiVersion, obj.kind, obj, old);
     if (causes.length) throw errors.invalid(t.kind, t.group, obj.metadata.name ?? '', causes);
@@ -784,6 +796,7 @@ export class ApiServer {
       obj.metadata.name = `${obj.metadata.generateName}${randomSuffix(5)}`;
     }
     this.checkNamespace(t, obj);
+    this.confirmRbac(ctx, t, p, obj);
     this.validate(t, obj);
     obj = this.deps.codecs.recordUpdate({
       updated: obj,
@@ -794,7 +807,13 @@ export class ApiServer {
       operation: 'Update',
     });
     goSerialize(t, obj);
-    if (this.dryRun(ctx)) return { status: 201, body: canonicalize(obj) };
+    if (this.dryRun(ctx)) {
+      // BeforeCreate ran: a dry-run create answers with a uid and a creation time, and no resourceVersion
+      // (kube-real-2/044, 049).
+      obj.metadata.uid = randomUUID();
+      obj.metadata.creationTimestamp = this.now();
+      return { status: 201, body: canonicalize(obj) };
+    }
     return { status: 201, body: this.deps.store.create(obj) };
   }
 
@@ -815,6 +834,7 @@ export class ApiServer {
     }
     obj = this.unknownFields(ctx, t, obj);
     obj = this.defaults(obj);
+    this.confirmRbac(ctx, t, p, obj, existing);
     this.validate(t, obj, existing);
     obj = this.deps.codecs.recordUpdate({
       old: existing,
@@ -896,6 +916,7 @@ export class ApiServer {
     obj.kind = existing.kind;
     obj = this.unknownFields(ctx, t, obj);
     obj = this.defaults(obj);
+    this.confirmRbac(ctx, t, p, obj, existing);
     this.validate(t, obj, existing);
     obj = this.deps.codecs.recordUpdate({
       old: existing,
@@ -943,9 +964,17 @@ export class ApiServer {
     if (!result.ok) throw this.applyFailure(t, p, result);
     let obj = this.defaults(result.object);
     if (!existing) this.checkNamespace(t, obj);
+    this.confirmRbac(ctx, t, p, obj, existing);
     this.validate(t, obj, existing);
     goSerialize(t, obj);
-    if (this.dryRun(ctx)) return { status: existing ? 200 : 201, body: canonicalize(obj) };
+    if (this.dryRun(ctx)) {
+      if (!existing) {
+        // As a dry-run POST: the new object's uid and creation time, no resourceVersion (kube-real-2/046, 050).
+        obj.metadata.uid = randomUUID();
+        obj.metadata.creationTimestamp = this.now();
+      }
+      return { status: existing ? 200 : 201, body: canonicalize(obj) };
+    }
     if (!existing) return { status: 201, body: this.deps.store.create(obj) };
     obj = { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion } };
     return { status: 200, body: this.deps.store.update(obj) };

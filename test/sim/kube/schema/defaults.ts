@@ -344,7 +344,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
   },
   [`${RBAC}Subject`]: (o) => {
     if (isEmptyStr(o.apiGroup)) {
-      if (o.kind === 'ServiceAccount') o.apiGroup = '';
+      // "" for a ServiceAccount, which Go's omitempty leaves out of every answer (kube-real-2/044).
+      if (o.kind === 'ServiceAccount') delete o.apiGroup;
       else if (o.kind === 'User' || o.kind === 'Group') o.apiGroup = 'rbac.authorization.k8s.io';
     }
   },

@@ -222,7 +222,8 @@ describe('defaults (fixtures)', () => {
     expect(json(rb.roleRef)).toBe(json({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'r' }));
     expect(json(rb.subjects)).toBe(
       json([
-        { kind: 'ServiceAccount', apiGroup: '', name: 'sa' },
+        // A ServiceAccount's apiGroup is "", which Go's omitempty leaves out (kube-real-2/044-047).
+        { kind: 'ServiceAccount', name: 'sa' },
         { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'u' },
       ]),
     );
