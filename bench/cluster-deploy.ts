@@ -63,6 +63,7 @@ async function round(env: ClusterEnv, tmp: string, r: number, skipped: Map<Name,
     const envId = first.outputs['env-id'];
     if (!envId) throw new Error('the action reported no env-id');
     const pod = await podOfEnv(env, envId);
+    progress(`round ${r + 1} environment ${envId}: pod ${pod.name}, IP ${pod.ip ?? '(none)'}`);
     const control = await controlTunnel(env, pod.name);
     closers.push(() => control.close());
     const ways: Record<Name, Way> = {

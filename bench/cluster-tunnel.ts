@@ -65,7 +65,7 @@ export async function clusterTunnelBench(
     const envId = up.outputs['env-id'];
     if (!envId) throw new Error('the action reported no env-id');
     const pod = await podOfEnv(env, envId);
-    progress(`pod ${pod.name}, IP ${pod.ip ?? '(none)'}`);
+    progress(`environment ${envId}: pod ${pod.name}, IP ${pod.ip ?? '(none)'}`);
 
     const control = await controlTunnel(env, pod.name);
     closers.push(() => control.close());

@@ -8,7 +8,7 @@ import { clusterTunnelBench } from './cluster-tunnel.js';
 import type { ClusterArgs, ClusterBenchId } from './lib/args.js';
 import { type ClusterEnv, connectCluster } from './lib/cluster-env.js';
 import type { Section } from './lib/section.js';
-import { findKubectl } from './lib/ways.js';
+import { findKubectl, onPath } from './lib/ways.js';
 
 const BENCHES: Record<
   ClusterBenchId,
@@ -30,6 +30,11 @@ export async function runClusterBenches(
       ? `  kubectl: ${kubectl}`
       : '  kubectl: not found on PATH (give it with --kubectl PATH): the kubectl port-forward baselines are skipped',
   );
+  // Every way, the tunnel's included, is measured with the docker CLI's own `docker cp` and `docker compose`.
+  if (!onPath('docker'))
+    throw new Error(
+      'the docker CLI is not on PATH: the benchmarks send their docker work with it (install docker-cli and its compose plugin)',
+    );
   const env = await connectCluster(args);
   let failed = false;
   try {

@@ -19,9 +19,12 @@ export type Way = { ok: true; url: string; close(): void } | { ok: false; reason
 
 /** kubectl: the --kubectl path (checked by the argument parser), else the first on PATH. */
 export function findKubectl(given: string | undefined): string | undefined {
-  if (given) return given;
+  return given ?? onPath('kubectl');
+}
+
+export function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const file = path.join(dir, 'kubectl');
+    const file = path.join(dir, name);
     try {
       accessSync(file, constants.X_OK);
       return file;
