@@ -108,7 +108,12 @@ export async function kubectlPortForward(args: {
   });
   const failed = (why: string): Way => {
     close();
-    const detail = stderr.trim().split('\n').slice(-3).join(' | ');
+    // kubectl's reason is its `error: ...` line; anything else, the last line it printed.
+    const lines = stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const detail = lines.filter((l) => /^error\b/i.test(l)).at(-1) ?? lines.at(-1) ?? '';
     return {
       ok: false,
       reason: `\`${args.kubectl} port-forward pod/${args.pod} :2375\` failed: ${why}${detail ? `: ${detail}` : ''}; the kubectl baseline is skipped`,
