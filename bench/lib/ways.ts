@@ -62,7 +62,7 @@ export async function kubectlPortForward(args: {
     args.kubectl,
     [
       '--kubeconfig',
-      args.kubeconfigFile,
+      path.resolve(args.kubeconfigFile),
       '--namespace',
       args.namespace,
       'port-forward',
