@@ -1,18 +1,22 @@
 /**
  * `npm run bench`: the benchmarks against the Kubernetes API simulator with a real Docker engine behind the
- * docker-host pod. Figures are ratios against a baseline measured in the same run; a missed target prints
- * MISSED and does not fail the run, only errors do.
+ * docker-host pod; with --kubeconfig FILE --namespace NS, the tunnel and deploy benchmarks against a cluster
+ * (cluster.ts). Figures are ratios against a baseline measured in the same run; a missed target prints MISSED
+ * and does not fail the run, only errors do.
  */
 // First: it sets how the simulator's heap grows before anything else is evaluated.
 import './lib/sim-gc.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { NAMESPACE, startDockerSim } from '../test/integration/harness.js';
 import { dockerUnavailable } from '../test/sim/docker/support.js';
 import { buildMemoryBench } from './build-memory.js';
+import { runClusterBenches } from './cluster.js';
 import { coldStartBench } from './cold-start.js';
 import { deployBench } from './deploy.js';
 import { downBench } from './down.js';
+import { type BenchArgs, BenchArgsError, parseBenchArgs, type SimArgs, type SimBenchId } from './lib/args.js';
 import { type ChildRuntime, killRunningChildren, prepareChildren } from './lib/child.js';
 import { type BenchEnv, startBenchEnv } from './lib/env.js';
 import { machine } from './lib/machine.js';
@@ -21,8 +25,7 @@ import { tunnelBench } from './tunnel.js';
 import { uploadMemoryBench } from './upload-memory.js';
 
 interface Bench {
-  /** For --only. */
-  id: string;
+  id: SimBenchId;
   name: string;
   /** Runs the whole action (needs its bundle). */
   action: boolean;
@@ -38,33 +41,35 @@ const BENCHES: Bench[] = [
   { id: 'cold', name: 'cold start', action: true, run: (_env, tmp) => coldStartBench(tmp) },
 ];
 
-const only = process.argv
-  .find((a) => a.startsWith('--only='))
-  ?.slice('--only='.length)
-  .split(',')
-  .filter(Boolean);
-const unknown = only?.filter((id) => !BENCHES.some((b) => b.id === id));
-if (unknown?.length) {
-  console.error(
-    `--only: unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.id).join(', ')}`,
-  );
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof BenchArgsError)) throw err;
+  console.error(`npm run bench: ${err.message}\n  ${err.hint}`);
   process.exit(2);
 }
-const selected = BENCHES.filter((b) => !only || only.includes(b.id));
+const clusterMode = args.mode === 'cluster' || args.simAsCluster;
+const only = args.only as readonly string[];
+const selected = clusterMode ? [] : BENCHES.filter((b) => only.includes(b.id));
 
-const missing = dockerUnavailable();
+// The cluster mode needs no engine of its own here, only the docker CLI; the simulator's modes need one.
+const missing = args.mode === 'sim' ? dockerUnavailable() : undefined;
 if (missing) {
   console.error(`The benchmarks run a real Docker engine behind the simulated pod: ${missing}.`);
   process.exit(1);
 }
 
 let env: BenchEnv | undefined;
+/** --sim-as-cluster: the simulator, of which the cluster mode sees the kubeconfig file only. */
+let sim: Awaited<ReturnType<typeof startDockerSim>> | undefined;
 let tmp: string | undefined;
 let cleaning: Promise<void> | undefined;
 const cleanup = () => {
   cleaning ??= (async () => {
     killRunningChildren();
     await env?.close().catch((err: unknown) => console.error(`closing the simulator: ${String(err)}`));
+    await sim?.close().catch((err: unknown) => console.error(`closing the simulator: ${String(err)}`));
     if (tmp) await rm(tmp, { recursive: true, force: true });
   })();
   return cleaning;
@@ -77,19 +82,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const runtime: ChildRuntime = process.argv.includes('--tsx') ? 'tsx' : 'bundle';
-const started = Date.now();
-const sections: Section[] = [];
-let failed = false;
-try {
-  tmp = await mkdtemp(path.join(tmpdir(), 'preevy-bench-'));
-  console.log(machine());
-  console.log(runtime === 'bundle' ? 'Bundling the action with ncc (~40 s)' : 'Action side under tsx');
-  const how = await prepareChildren(runtime, path.join(tmp, 'bundle'), {
-    needAction: selected.some((b) => b.action),
-    committedDist: process.argv.includes('--dist'),
-  });
-  console.log(`  bench child: ${how.child}\n  action: ${how.action}`);
+async function runSimBenches(tmp: string, sections: Section[]): Promise<boolean> {
+  let failed = false;
   console.log('Starting the Kubernetes API simulator and a docker-host pod (a real Docker engine)');
   env = await startBenchEnv();
   console.log(`  pod ${env.pod.name}, engine ${env.engine.ip}`);
@@ -104,6 +98,45 @@ try {
       );
     }
   }
+  return failed;
+}
+
+/** The cluster mode against the simulator: only the simulator's kubeconfig file and namespace are passed on. */
+async function runSimAsCluster(a: SimArgs, tmp: string, sections: Section[]): Promise<boolean> {
+  console.log('Starting the Kubernetes API simulator; the cluster mode gets its kubeconfig file only');
+  sim = await startDockerSim();
+  const kubeconfigFile = path.join(tmp, 'sim-kubeconfig.yaml');
+  await writeFile(kubeconfigFile, sim.sim.kubeconfig(), { mode: 0o600 });
+  const cluster = parseBenchArgs([
+    '--kubeconfig',
+    kubeconfigFile,
+    '--namespace',
+    NAMESPACE,
+    `--only=${a.only.join(',')}`,
+    `--size-mb=${a.cluster.bytes / 1_000_000}`,
+    `--rounds=${a.cluster.rounds}`,
+    ...(a.cluster.kubectl ? ['--kubectl', a.cluster.kubectl] : []),
+  ]);
+  if (cluster.mode !== 'cluster') throw new Error('expected the cluster mode');
+  return (await runClusterBenches(cluster, tmp, sections)).failed;
+}
+
+const runtime: ChildRuntime = args.tsx ? 'tsx' : 'bundle';
+const started = Date.now();
+const sections: Section[] = [];
+let failed = false;
+try {
+  tmp = await mkdtemp(path.join(tmpdir(), 'preevy-bench-'));
+  console.log(machine());
+  console.log(runtime === 'bundle' ? 'Bundling the action with ncc (~40 s)' : 'Action side under tsx');
+  const how = await prepareChildren(runtime, path.join(tmp, 'bundle'), {
+    needAction: clusterMode || selected.some((b) => b.action),
+    committedDist: args.dist,
+  });
+  console.log(`  bench child: ${how.child}\n  action: ${how.action}`);
+  if (args.mode === 'cluster') failed = (await runClusterBenches(args, tmp, sections)).failed;
+  else if (args.simAsCluster) failed = await runSimAsCluster(args, tmp, sections);
+  else failed = await runSimBenches(tmp, sections);
 } catch (err) {
   failed = true;
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));

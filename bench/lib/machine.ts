@@ -8,8 +8,10 @@ function dockerVersions(): string {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
-  } catch {
-    return 'docker CLI ?';
+  } catch (err) {
+    // Without a local daemon (the usual case against a cluster) the command fails after printing the client's.
+    const out = String((err as { stdout?: unknown }).stdout ?? '').trim();
+    return out.startsWith('docker CLI ') ? out : 'docker CLI ?';
   }
 }
 
