@@ -73,7 +73,9 @@ async function round(env: ClusterEnv, tmp: string, r: number, skipped: Map<Name,
         namespace: env.args.namespace,
         pod: pod.name,
       }),
-      direct: await directToPod(pod.ip),
+      direct: env.args.noDirect
+        ? { ok: false, reason: `${env.args.noDirect}; the direct baseline is skipped` }
+        : await directToPod(pod.ip),
     };
     const names: Name[] = [];
     for (const n of ['kubectl', 'direct'] as const) {

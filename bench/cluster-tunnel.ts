@@ -87,7 +87,9 @@ export async function clusterTunnelBench(
         namespace: env.args.namespace,
         pod: pod.name,
       }),
-      direct: await directToPod(pod.ip),
+      direct: env.args.noDirect
+        ? { ok: false, reason: `${env.args.noDirect}; the direct baseline is skipped` }
+        : await directToPod(pod.ip),
     };
     const skipped: string[] = [];
     for (const [name, w] of Object.entries(ways)) {

@@ -45,6 +45,8 @@ export interface ClusterArgs extends Common, ClusterSizes {
   /** Its text. */
   kubeconfig: string;
   namespace: string;
+  /** Why the direct baseline is not even tried (the simulator's pod IPs are no addresses of this machine). */
+  noDirect?: string;
 }
 
 export type BenchArgs = SimArgs | ClusterArgs;

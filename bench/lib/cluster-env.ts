@@ -21,7 +21,7 @@ const ENV_ID_LABEL = 'preevy.dev/env-id';
 export const dockerTarget = (t: { port: number }): DockerTarget => ({ host: '127.0.0.1', port: t.port });
 
 export interface ClusterEnv {
-  args: Pick<ClusterArgs, 'kubeconfig' | 'kubeconfigFile' | 'namespace' | 'kubectl'>;
+  args: Pick<ClusterArgs, 'kubeconfig' | 'kubeconfigFile' | 'namespace' | 'kubectl' | 'noDirect'>;
   client: KubeClient;
   close(): Promise<void>;
 }

@@ -34,7 +34,7 @@ describe.skipIf(skip !== undefined)(`the bench's cluster mode${skip ? ` (skipped
     expect(results).toMatch(/^kubectl port-forward pod\/X :2375 +\d+\.\d\d/m);
     expect(results).toMatch(/^tunnel \/ kubectl port-forward throughput: \d+\.\d\d/m);
     // The simulator's pod IPs are not its engines' addresses: whatever answers there, it is not the pod's dockerd.
-    expect(results).toMatch(/^skipped, direct: 10\.244\.0\.\d+:2375 (is not reachable|accepts connections)/m);
+    expect(results).toMatch(/^skipped, direct: the simulator's pod IPs are not addresses of this machine/m);
     expect(out).not.toContain('removing the environment of PR');
   }, 300_000);
 });
