@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -250,8 +250,8 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
   it('a down runs without the checkout: the template and comment template are read by up only', async () => {
     const own = mkdtempSync(path.join(tmpdir(), 'gh-e2e-own-'));
     cpSync(path.join(ACTION_ROOT, 'examples/compose-app'), own, { recursive: true });
-    mkdirSync(path.join(own, '.preview'));
-    cpSync(path.join(ACTION_ROOT, 'templates/default.yaml.njk'), path.join(own, '.preview/env.yaml.njk'));
+    cpSync(path.join(ACTION_ROOT, 'templates'), path.join(own, '.preview'), { recursive: true });
+    cpSync(path.join(own, '.preview/default.yaml.njk'), path.join(own, '.preview/env.yaml.njk'));
     writeFileSync(path.join(own, '.preview/comment.njk'), 'Custom: {{ state }} {{ envId }}\n');
     const over = { template: '.preview/env.yaml.njk', 'comment-template': '.preview/comment.njk' };
     const opened = await runIn({
