@@ -79,12 +79,19 @@ function parseFile(file: string, text: string): Raw {
   return value;
 }
 
+function absolute(v: unknown, dir: string): unknown {
+  return typeof v === 'string' && v !== '' && !path.isAbsolute(v) ? path.resolve(dir, v) : v;
+}
+
 function absolutePaths(body: unknown, fields: string[], dir: string): unknown {
   if (!isMap(body)) return body;
   const out: Raw = { ...body };
-  for (const f of fields) {
-    const v = out[f];
-    if (typeof v === 'string' && v !== '' && !path.isAbsolute(v)) out[f] = path.resolve(dir, v);
+  for (const f of fields) if (out[f] !== undefined) out[f] = absolute(out[f], dir);
+  // client-go resolves an exec command against the file only when it names a path ("bin/token"), not a program
+  // looked up on PATH ("aws").
+  const exec = out.exec;
+  if (isMap(exec) && typeof exec.command === 'string' && exec.command.includes('/')) {
+    out.exec = { ...exec, command: absolute(exec.command, dir) };
   }
   return out;
 }

@@ -82,11 +82,20 @@ describe("the job's own kubeconfig, when the input is empty", () => {
     // The relative path is the file's neighbour, as kubectl reads it, not the runner's working directory.
     expect(merged.clusters[0].cluster['certificate-authority']).toBe(path.join(d, 'ca.crt'));
     expect(merged.users.map((u: { name: string }) => u.name)).toHaveLength(2);
+    // A program on PATH stays as it is.
+    expect(merged.users[0].user.exec.command).toBe('aws');
 
     // The job's exec plugin is allowed (connect passes allowExec for the job's kubeconfig); the input's is not.
     const loaded = await loadKubeconfig(inputs.kubeconfig, { allowExec: true });
     expect(loaded.server).toBe('https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com');
     expect(inputs.allowKubeconfigExec).toBe(false);
+  });
+
+  it("an exec command given as a relative path is the file's neighbour too", () => {
+    const d = dir();
+    writeFileSync(path.join(d, 'config'), EKS.replace('command: aws', 'command: bin/get-token'));
+    const inputs = getInputs(source({}), d, { KUBECONFIG: path.join(d, 'config') });
+    expect(parse(inputs.kubeconfig).users[0].user.exec.command).toBe(path.join(d, 'bin/get-token'));
   });
 
   it('reads ~/.kube/config without KUBECONFIG', () => {
