@@ -36,7 +36,8 @@ export interface ComposeDockerConfig {
 
 /** The job's Docker config directory, as the docker CLI finds it. */
 export function jobDockerConfigDir(jobEnv: NodeJS.ProcessEnv): string {
-  if (jobEnv.DOCKER_CONFIG) return jobEnv.DOCKER_CONFIG;
+  // Relative to the action's working directory, as the job's docker commands read it; compose runs elsewhere.
+  if (jobEnv.DOCKER_CONFIG) return path.resolve(jobEnv.DOCKER_CONFIG);
   return path.join(jobEnv.HOME || homedir(), '.docker');
 }
 
