@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { COMPOSE_POLICIES, type ComposePolicy } from './compose/policy.js';
 import { InputError } from './errors.js';
+import { findJobKubeconfig } from './kube/job-kubeconfig.js';
 import { decodeKubeconfigText, secretsOf } from './kube/kubeconfig.js';
 import { parseDuration } from './util/duration.js';
 
@@ -12,10 +13,15 @@ export type Command = 'up' | 'down' | 'auto';
 export interface Inputs {
   /** The kubeconfig YAML (decoded when given as base64). Masked. */
   kubeconfig: string;
+  /**
+   * The files of the job's own kubeconfig ($KUBECONFIG or ~/.kube/config) when the input is empty: then `kubeconfig`
+   * is their merge, and its exec plugins may run (the job put them there). Absent: the input's.
+   */
+  kubeconfigFiles?: string[];
   kubeconfigContext?: string;
   allowKubeconfigExec: boolean;
   namespace: string;
-  /** Absolute path of the nunjucks template. */
+  /** Absolute path of the nunjucks template: read by `up` only (requireUpFiles), so `down` needs no checkout. */
   template: string;
   serverSideApply: boolean;
   envId?: string;
@@ -44,7 +50,7 @@ export interface Inputs {
   /** GitHub: the token for comments and deployments (absent: nothing is posted). Masked. */
   githubToken?: string;
   comment: boolean;
-  /** Absolute path of a nunjucks comment template. */
+  /** Absolute path of a nunjucks comment template; read where a comment is written. */
   commentTemplate?: string;
   /** The GitHub environment name; `pr-<number>` unless set; absent: no deployments. */
   githubEnvironment?: string;
@@ -102,16 +108,53 @@ function bool(source: InputSource, name: string, dflt: boolean): boolean {
   throw new InputError(name, `"${raw}" is not a boolean`, { hint: 'Use true or false.' });
 }
 
-/** An empty kubeconfig is the usual symptom of a missing secret (fork PRs get none). */
-function requireKubeconfig(raw: string): string {
-  if (raw.trim() === '') {
-    throw new InputError('kubeconfig', 'is empty', {
+/**
+ * The input's kubeconfig; when it is empty, the one the job wrote itself (a cloud login step before the action).
+ * Neither: the usual symptom of a missing secret (fork and Dependabot PRs get none).
+ */
+function resolveKubeconfig(raw: string, jobEnv: NodeJS.ProcessEnv): { text: string; files?: string[] } {
+  // YAML or base64 of YAML (what `base64 -w0 ~/.kube/config` gives): users paste either into the secret.
+  if (raw.trim() !== '') return { text: decodeKubeconfigText(raw.trim()).text };
+  const job = findJobKubeconfig(jobEnv);
+  if (job.text !== undefined) return { text: job.text, files: job.files };
+  throw new InputError(
+    'kubeconfig',
+    `is empty, and the job has no kubeconfig of its own: looked at ${job.looked}`,
+    {
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, shown to the user as is
-      hint: 'Pass the kubeconfig from a secret: `kubeconfig: ${{ secrets.KUBECONFIG }}`. A fork PR gets no secrets; see the README on forks.',
+      hint: 'Pass the kubeconfig from a secret: `kubeconfig: ${{ secrets.KUBECONFIG }}`, or log in to the cluster in an earlier step (aws eks update-kubeconfig, google-github-actions/get-gke-credentials, azure/aks-set-context). A fork or Dependabot PR gets no secrets; see the README on forks.',
+    },
+  );
+}
+
+/** A file input must be readable where it is used; the error names the input, as getInputs' errors do. */
+function requireReadable(input: string, file: string, hint: string): void {
+  try {
+    readFileSync(file, { flag: 'r' });
+  } catch (err) {
+    throw new InputError(input, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+      hint,
     });
   }
-  // YAML or base64 of YAML (what `base64 -w0 ~/.kube/config` gives): users paste either into the secret.
-  return decodeKubeconfigText(raw.trim()).text;
+}
+
+/**
+ * What `up` reads from the checkout besides the compose project: the template and the comment template. Checked
+ * when an up starts, before anything is created; `down` reads neither, so it runs without a checkout.
+ */
+export function requireUpFiles(inputs: Pick<Inputs, 'template' | 'commentTemplate'>): void {
+  requireReadable(
+    'template',
+    inputs.template,
+    'Give a path relative to the repository root, or leave the input empty for the bundled template.',
+  );
+  if (inputs.commentTemplate) {
+    requireReadable(
+      'comment-template',
+      inputs.commentTemplate,
+      'Give a path relative to the repository root, or leave the input empty for the bundled comment.',
+    );
+  }
 }
 
 /** Registers every credential in the kubeconfig with the runner's log masking. */
@@ -126,10 +169,13 @@ function maskKubeconfig(raw: string): void {
 export function getInputs(
   source: InputSource = fromActions,
   workspace = process.env.GITHUB_WORKSPACE ?? process.cwd(),
+  jobEnv: NodeJS.ProcessEnv = process.env,
 ): Inputs {
   const rawKubeconfig = source('kubeconfig');
   if (source === fromActions) maskKubeconfig(rawKubeconfig);
-  const kubeconfig = requireKubeconfig(rawKubeconfig);
+  const { text: kubeconfig, files: kubeconfigFiles } = resolveKubeconfig(rawKubeconfig, jobEnv);
+  // The job's own file holds credentials too: masked like the input's.
+  if (kubeconfigFiles && source === fromActions) maskKubeconfig(kubeconfig);
 
   const namespace = source('namespace').trim() || 'default';
   if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
@@ -140,17 +186,6 @@ export function getInputs(
 
   const templateInput = source('template').trim();
   const template = templateInput ? path.resolve(workspace, templateInput) : bundledTemplate();
-  try {
-    readFileSync(template, { flag: 'r' });
-  } catch (err) {
-    throw new InputError(
-      'template',
-      `cannot read ${template}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-      {
-        hint: 'Give a path relative to the repository root, or leave the input empty for the bundled template.',
-      },
-    );
-  }
 
   const timeoutText = source('ready-timeout').trim() || '10m';
   const readyTimeoutMs = parseDuration(timeoutText);
@@ -189,6 +224,7 @@ export function getInputs(
     ...exposureInputs(source),
     ...githubInputs(source, workspace),
     kubeconfig,
+    ...(kubeconfigFiles ? { kubeconfigFiles } : {}),
     kubeconfigContext: context || undefined,
     allowKubeconfigExec: bool(source, 'allow-kubeconfig-exec', false),
     namespace,
@@ -300,19 +336,6 @@ function githubInputs(
   if (githubToken && source === fromActions) core.setSecret(githubToken);
   const templateInput = source('comment-template').trim();
   const commentTemplate = templateInput ? path.resolve(workspace, templateInput) : undefined;
-  if (commentTemplate) {
-    try {
-      readFileSync(commentTemplate, { flag: 'r' });
-    } catch (err) {
-      throw new InputError(
-        'comment-template',
-        `cannot read ${commentTemplate}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-        {
-          hint: 'Give a path relative to the repository root, or leave the input empty for the bundled comment.',
-        },
-      );
-    }
-  }
   const environment = source('github-environment').trim();
   if (environment.length > 255) throw new InputError('github-environment', 'is longer than 255 characters');
   const prText = source('pr-number').trim();

@@ -5,12 +5,13 @@ import type { ServiceUrl } from './compose/urls.js';
 import { ActionError, errorMessage, InputError } from './errors.js';
 import { type GitHubApi, gitHubApi } from './github/api.js';
 import type { PhaseTiming } from './github/comment-text.js';
-import { decide, type EventInfo, forkWithoutSecrets, readEvent } from './github/event.js';
+import { decide, type EventInfo, readEvent, withoutSecrets } from './github/event.js';
 import { pullRequestReader } from './github/pulls.js';
 import { PrReporter } from './github/report.js';
 import { writeSummary } from './github/summary.js';
 import { envIdFromPr, normalizeEnvId } from './identity.js';
 import { getInputs, type Inputs } from './inputs.js';
+import { findJobKubeconfig } from './kube/job-kubeconfig.js';
 
 /**
  * The action's one entry point: read the inputs, pick the command, and report the outcome once.
@@ -19,11 +20,11 @@ import { getInputs, type Inputs } from './inputs.js';
 export async function run(): Promise<void> {
   try {
     const event = readEvent();
-    const fork = forkWithoutSecrets(event, core.getInput('kubeconfig'));
-    if (fork) {
+    const noSecrets = withoutSecrets(event, availableKubeconfig());
+    if (noSecrets) {
       // Not a failure: the PR cannot have a preview, and a red check would only teach people to ignore it.
-      core.notice(fork);
-      await core.summary.addHeading('Preview environment', 3).addRaw(fork, true).write();
+      core.notice(noSecrets);
+      await core.summary.addHeading('Preview environment', 3).addRaw(noSecrets, true).write();
       return;
     }
     const inputs = getInputs();
@@ -32,6 +33,18 @@ export async function run(): Promise<void> {
     if (err instanceof ActionError && err.details) core.debug(err.details);
     if (err instanceof Error && err.stack) core.debug(err.stack);
     core.setFailed(errorMessage(err));
+  }
+}
+
+/** The kubeconfig this run has: the input's, else the job's own; empty when neither. Reads, never logs. */
+function availableKubeconfig(): string {
+  const input = core.getInput('kubeconfig');
+  if (input.trim() !== '') return input;
+  try {
+    return findJobKubeconfig(process.env).text ?? '';
+  } catch {
+    // There is a file, and getInputs reports what is wrong with it.
+    return 'unreadable';
   }
 }
 
@@ -75,6 +88,8 @@ export async function runWith(inputs: Inputs, event: EventInfo): Promise<void> {
         envId,
         event,
         pullRequest: pullRequestReader(api, event.pr?.repository || event.repository, prNumber),
+        // Set as soon as it is known, so that a run failing later still tells the workflow which instance.
+        onId: (id) => core.setOutput('id', id),
       },
       reporter,
     );
@@ -149,6 +164,7 @@ export async function runUp(inputs: Inputs, ctx: RunContext, reporter: PrReporte
     });
     switch (result.outcome) {
       case 'stopped':
+        if (result.id) core.setOutput('id', result.id);
         // Expected, not a failure: the PR is closed or has moved on, and its comment already says the truth.
         core.notice(result.notice ?? 'Nothing to deploy.');
         await writeNote(result.notice ?? 'Nothing to deploy.');
@@ -185,12 +201,20 @@ export async function runUp(inputs: Inputs, ctx: RunContext, reporter: PrReporte
   }
 }
 
-/** `down` with its report on the PR. */
+/**
+ * `down` with its report on the PR. An environment that had no objects was left as it was: then a comment that
+ * exists says it is deleted, and none is created (a PR that never had an environment gets no comment).
+ */
 export async function runDown(inputs: Inputs, ctx: RunContext, reporter: PrReporter): Promise<DownResult> {
   const { phases, phase } = timedPhases(ctx.phase);
   const result = await down(inputs, { ...ctx, phase });
-  await reporter.deleted();
-  await writeSummary(reporter.report({ state: 'deleted', urls: [], phases }));
+  const existed = result.deleted.length > 0 || result.tombstone !== undefined;
+  await reporter.deleted({ existed });
+  if (existed) await writeSummary(reporter.report({ state: 'deleted', urls: [], phases }));
+  else
+    await writeNote(
+      `Environment ${result.envId} has no objects in namespace ${result.namespace}: nothing to delete, and nothing was changed.`,
+    );
   return result;
 }
 

@@ -10,13 +10,17 @@ export interface DownResult {
   envId: string;
   namespace: string;
   deleted: string[];
-  /** The tombstone ConfigMap left behind (src/kube/tombstone.ts). */
-  tombstone: string;
+  /**
+   * The tombstone ConfigMap left behind (src/kube/tombstone.ts); absent when the environment had no objects:
+   * then nothing was changed.
+   */
+  tombstone?: string;
 }
 
 /**
- * inputs → identity → lock → tombstone → find → delete → unlock. Deleting an environment that is not there
- * succeeds with a notice, and still leaves the tombstone: a late up of a closed PR must not create it.
+ * inputs → identity → lock → find → tombstone → delete → unlock. Deleting an environment that is not there
+ * succeeds, and changes nothing: no tombstone (a PR that never had an environment leaves no trace), and the lock's
+ * Lease is removed again.
  */
 export async function down(inputs: Inputs, ctx: RunContext): Promise<DownResult> {
   const log: Log = ctx.log ?? actionsLog;
@@ -44,8 +48,9 @@ export async function down(inputs: Inputs, ctx: RunContext): Promise<DownResult>
       log,
       phase,
       now: ctx.now,
+      onlyIfPresent: true,
     });
-    return { envId: ctx.envId, namespace, deleted: result.deleted, tombstone: result.tombstone.name };
+    return { envId: ctx.envId, namespace, deleted: result.deleted, tombstone: result.tombstone?.name };
   } finally {
     // The Lease belongs to the environment, which is gone: delete it rather than leave it free.
     await lock?.release({ remove: true });

@@ -16,6 +16,12 @@ export interface TearDownOptions {
   now?: () => Date;
   /** A tombstone that is there already and stays as it is (a down that ran without the lock wrote it). */
   keepTombstone?: Tombstone;
+  /**
+   * `down`: an environment that has no objects is left as it is, without a tombstone, so a PR that never had one
+   * (no label, or closed before its first up) leaves nothing behind. An up that comes later still stops when
+   * GitHub says the PR is closed (rule 1 of src/commands/guard.ts).
+   */
+  onlyIfPresent?: boolean;
 }
 
 /** The tombstone's reason for a down of this event. */
@@ -33,36 +39,45 @@ export function downReason(event: EventInfo): TombstoneReason {
 export async function tearDown(
   client: KubeClient,
   o: TearDownOptions,
-): Promise<{ deleted: string[]; tombstone: Tombstone }> {
+): Promise<{ deleted: string[]; tombstone?: Tombstone }> {
   const { namespace, envId, log, phase } = o;
   // Every docker host of the env counts here, duplicates included: down must clean up whatever exists.
   const hosts = await phase('Find the environment', () => listDockerHosts(client, { namespace, envId }));
   const types = hosts.flatMap((h) => h.types);
+  const entomb = async (): Promise<Tombstone> => {
+    if (o.keepTombstone) return o.keepTombstone;
+    const t = await writeTombstone(client, {
+      namespace,
+      envId,
+      reason: o.reason,
+      headSha: o.event.pr?.headSha,
+      prNumber: o.event.pr?.number,
+      runUrl: o.event.runUrl,
+      now: o.now,
+    });
+    log.info(`Tombstone ConfigMap/${t.name} written: a later up of ${envId} does not deploy it again.`);
+    return t;
+  };
+  const remove = () => deleteEnvironment(client, { namespace, envId, types, timeoutMs: o.timeoutMs, log });
   return phase('Delete the objects', async () => {
-    const tombstone =
-      o.keepTombstone ??
-      (await writeTombstone(client, {
-        namespace,
-        envId,
-        reason: o.reason,
-        headSha: o.event.pr?.headSha,
-        prNumber: o.event.pr?.number,
-        runUrl: o.event.runUrl,
-        now: o.now,
-      }));
-    if (!o.keepTombstone) {
-      log.info(
-        `Tombstone ConfigMap/${tombstone.name} written: a later up of ${envId} does not deploy it again.`,
-      );
-    }
-    const result = await deleteEnvironment(client, { namespace, envId, types, timeoutMs: o.timeoutMs, log });
-    if (result.deleted.length === 0) {
-      log.info(`Environment ${envId} has no objects in namespace ${namespace}: nothing to delete.`);
+    let tombstone: Tombstone | undefined;
+    let deleted: string[];
+    if (o.onlyIfPresent && hosts.length === 0) {
+      // No docker host: what is left, if anything, is found by deleting it; the tombstone follows only then.
+      deleted = (await remove()).deleted;
+      if (deleted.length > 0) tombstone = await entomb();
     } else {
-      log.info(
-        `Deleted ${result.deleted.length} objects of environment ${envId}: ${result.deleted.join(', ')}`,
-      );
+      // The tombstone first, so that a down failing halfway still keeps later runs from deploying again.
+      tombstone = await entomb();
+      deleted = (await remove()).deleted;
     }
-    return { deleted: result.deleted, tombstone };
+    if (deleted.length === 0) {
+      log.info(
+        `Environment ${envId} has no objects in namespace ${namespace}: nothing to delete${tombstone ? '' : ', and nothing was changed'}.`,
+      );
+    } else {
+      log.info(`Deleted ${deleted.length} objects of environment ${envId}: ${deleted.join(', ')}`);
+    }
+    return { deleted, tombstone };
   });
 }

@@ -12,7 +12,7 @@ import { ActionError } from '../errors.js';
 import type { EventInfo } from '../github/event.js';
 import type { PrState } from '../github/pulls.js';
 import { envLabels, newInstanceId } from '../identity.js';
-import type { Inputs } from '../inputs.js';
+import { type Inputs, requireUpFiles } from '../inputs.js';
 import { applyObjects, rollbackCreated } from '../kube/apply.js';
 import { connect, type KubeClient } from '../kube/client.js';
 import { scopeResolver } from '../kube/discovery.js';
@@ -49,6 +49,8 @@ export interface RunContext {
   lockHolder?: string;
   /** The lock's timing (tests shorten it). */
   lockTiming?: Partial<LockTiming>;
+  /** Called once the environment's instance id is known, before the first write: main.ts sets the `id` output. */
+  onId?: (id: string) => void;
 }
 
 /**
@@ -81,11 +83,17 @@ export interface UpResult {
 }
 
 export function connectWith(inputs: Inputs, log: Log): Promise<KubeClient> {
+  if (inputs.kubeconfigFiles) {
+    log.info(
+      `The kubeconfig input is empty: using the job's kubeconfig (${inputs.kubeconfigFiles.join(', ')}).`,
+    );
+  }
   return connect({
     kubeconfig: inputs.kubeconfig,
     context: inputs.kubeconfigContext,
     namespace: inputs.namespace,
-    allowExec: inputs.allowKubeconfigExec,
+    // The job's own kubeconfig runs the exec plugin its cloud login step put there; the input's needs consent.
+    allowExec: inputs.allowKubeconfigExec || inputs.kubeconfigFiles !== undefined,
     log,
   });
 }
@@ -98,6 +106,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
   const log = ctx.log ?? actionsLog;
   const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
   const { namespace } = inputs;
+  requireUpFiles(inputs);
 
   const project = {
     workingDirectory: inputs.workingDirectory,
@@ -180,6 +189,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     }
     await ctx.onDeploying?.();
     const id = found?.id ?? newInstanceId(ctx.envId);
+    ctx.onId?.(id);
 
     // Before any write: a broken compose project leaves the cluster untouched, and the template needs the ports.
     let prepared: PreparedCompose | undefined;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ActionError } from '../errors.js';
 import type { Log } from '../kube/log.js';
 import { runProcess } from '../util/process.js';
+import { composeDockerConfig } from './docker-config.js';
 import { type ComposeModel, type ComposeProject, projectArgs } from './model.js';
 
 export interface ComposeRunOptions {
@@ -10,6 +11,11 @@ export interface ComposeRunOptions {
   model: ComposeModel;
   /** The child's environment, DOCKER_HOST pointing at the tunnel (see cleanDockerEnv). */
   env: NodeJS.ProcessEnv;
+  /**
+   * The job's environment, whose Docker config (DOCKER_CONFIG, or ~/.docker) holds its registry logins: compose
+   * gets those and nothing else of it (src/compose/docker-config.ts). Default: process.env.
+   */
+  jobEnv?: NodeJS.ProcessEnv;
   log: Log;
   run?: typeof runProcess;
   signal?: AbortSignal;
@@ -40,11 +46,13 @@ export async function composeUp(opts: ComposeRunOptions): Promise<void> {
   // Build output is the PR's text: a `RUN echo "::set-output ..."` (or `##[...]`) line would otherwise be read by
   // the runner as a workflow command. The runner ignores commands between these markers.
   const resume = randomUUID();
+  const config = await composeDockerConfig(opts.env, { jobEnv: opts.jobEnv, log: opts.log });
   opts.log.info(`::stop-commands::${resume}`);
   try {
-    await composeSteps(opts);
+    await composeSteps({ ...opts, env: config.env });
   } finally {
     opts.log.info(`::${resume}::`);
+    await config.remove();
   }
 }
 

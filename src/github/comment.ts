@@ -36,12 +36,16 @@ function isOurs(user: CommentUser | null | undefined, identity: string | undefin
   return identity ? user.login === identity : user.type === 'Bot';
 }
 
-/** Updates the environment's comment in place, or creates it: one comment per environment, ever. */
+/**
+ * Updates the environment's comment in place, or creates it: one comment per environment, ever. With
+ * `create: false` a missing comment stays missing (a down of an environment that never existed posts nothing).
+ */
 export async function upsertComment(
   api: GitHubApi,
   target: CommentTarget,
   body: string,
-): Promise<{ id: number; action: 'created' | 'updated' | 'unchanged' }> {
+  opts: { create?: boolean } = {},
+): Promise<{ id?: number; action: 'created' | 'updated' | 'unchanged' | 'absent' }> {
   const marker = commentMarker(target.envId);
   const identity = await tokenIdentity(api);
   const { owner, repo } = target;
@@ -58,6 +62,7 @@ export async function upsertComment(
       return { id: found.id, action: 'updated' };
     }
   }
+  if (opts.create === false) return { action: 'absent' };
   const { data } = await api.rest.issues.createComment({
     owner,
     repo,

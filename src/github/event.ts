@@ -27,6 +27,8 @@ export interface EventInfo {
   runUrl?: string;
   /** The label of a `labeled`/`unlabeled` event. */
   label?: string;
+  /** Who triggered the run (`github.actor`): `dependabot[bot]` for Dependabot's PRs, whose runs get no secrets. */
+  actor?: string;
 }
 
 export type Decision =
@@ -57,6 +59,7 @@ export function readEvent(): EventInfo {
     repository,
     runUrl,
     label,
+    actor: ctx.actor || undefined,
     pr:
       pr && typeof pr.number === 'number'
         ? {
@@ -82,13 +85,23 @@ export interface DecideOptions {
   allowPullRequestTarget: boolean;
 }
 
+export const DEPENDABOT = 'dependabot[bot]';
+
 /**
- * A fork PR on `pull_request` gets no secrets: an empty kubeconfig there is expected, not an error. Returns
- * the explanation for the job summary, or undefined when the run should go on.
+ * Runs that get no secrets, where an empty kubeconfig is expected, not an error: a fork PR on `pull_request`, and
+ * Dependabot's PRs (same repository, but a `pull_request` run triggered by Dependabot gets no Actions secrets and a
+ * read-only token). `kubeconfig` is the one the run has: the input's, or the job's own (empty when neither).
+ * Returns the explanation for the notice and the job summary, or undefined when the run should go on.
  */
-export function forkWithoutSecrets(event: EventInfo, kubeconfigInput: string): string | undefined {
-  if (event.name !== 'pull_request' || !event.pr?.fromFork || kubeconfigInput.trim() !== '') return undefined;
-  return `PR #${event.pr.number} comes from a fork, and GitHub gives workflows of fork PRs no secrets: without the kubeconfig there is no preview environment. A maintainer can push the branch to this repository to get one.`;
+export function withoutSecrets(event: EventInfo, kubeconfig: string): string | undefined {
+  if (event.name !== 'pull_request' || !event.pr || kubeconfig.trim() !== '') return undefined;
+  if (event.pr.fromFork) {
+    return `PR #${event.pr.number} comes from a fork, and GitHub gives workflows of fork PRs no secrets: without the kubeconfig there is no preview environment. A maintainer can push the branch to this repository to get one.`;
+  }
+  if (event.actor === DEPENDABOT) {
+    return `PR #${event.pr.number}'s run was triggered by Dependabot, and GitHub gives such runs no Actions secrets: without the kubeconfig there is no preview environment, and nothing was changed. Add the kubeconfig as a Dependabot secret (Settings → Secrets → Dependabot) to preview Dependabot's PRs too.`;
+  }
+  return undefined;
 }
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { ServiceUrl } from '../compose/urls.js';
 import { describeGitHubError, type GitHubApi } from './api.js';
 import { upsertComment } from './comment.js';
@@ -74,8 +75,12 @@ export class PrReporter {
     await this.finish('inactive', undefined, `Superseded by ${newerSha.slice(0, 12)}`);
   }
 
-  async deleted(): Promise<void> {
-    await this.comment({ state: 'deleted', urls: [], phases: [] });
+  /**
+   * The environment is gone. `existed: false` (a down found nothing): an existing comment says so, and none is
+   * created, since the PR never had an environment to report on.
+   */
+  async deleted(opts: { existed?: boolean } = {}): Promise<void> {
+    await this.comment({ state: 'deleted', urls: [], phases: [] }, { create: opts.existed !== false });
     const { api, environment } = this.o;
     if (!api || !environment) return;
     await this.bestEffort('mark the deployments inactive', 'deployments: write', async () => {
@@ -102,21 +107,37 @@ export class PrReporter {
     return { owner, repo };
   }
 
-  private async comment(r: Parameters<PrReporter['report']>[0]): Promise<void> {
+  private async comment(
+    r: Parameters<PrReporter['report']>[0],
+    opts: { create?: boolean } = {},
+  ): Promise<void> {
     const { api, prNumber } = this.o;
     if (!api || !prNumber || !this.o.comment) return;
-    const report = this.report(r);
-    const body = this.o.commentTemplate
-      ? customCommentBody(this.o.commentTemplate, report)
-      : commentBody(report);
+    const body = this.body(this.report(r));
     await this.bestEffort('update the PR comment', 'pull-requests: write', async () => {
       const res = await upsertComment(
         api,
         { ...this.repo(), issueNumber: prNumber, envId: this.o.envId },
         body,
+        opts,
       );
-      this.o.info(`PR comment ${res.id}: ${res.action} (${r.state}).`);
+      if (res.action === 'absent') this.o.info(`No PR comment to update (${r.state}): none was posted.`);
+      else this.o.info(`PR comment ${res.id}: ${res.action} (${r.state}).`);
     });
+  }
+
+  /**
+   * The comment template is in the checkout, which a `down` does not need: without it, the bundled comment. An up
+   * checked it before it started (requireUpFiles), so there a template that is there and fails still fails the run.
+   */
+  private body(report: EnvReport): string {
+    const file = this.o.commentTemplate;
+    if (file && existsSync(file)) return customCommentBody(file, report);
+    if (file && !this.warned.has(file)) {
+      this.warned.add(file);
+      this.o.info(`The comment template ${file} is not there (no checkout?): the bundled comment is used.`);
+    }
+    return commentBody(report);
   }
 
   private async finish(

@@ -1,8 +1,9 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envObjects, NAMESPACE, startDockerSim } from '../integration/harness.js';
+import { parse, stringify } from 'yaml';
+import { bookkeeping, envObjects, NAMESPACE, startDockerSim } from '../integration/harness.js';
 import { dockerUnavailable } from '../sim/docker/support.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
@@ -53,7 +54,22 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     await closeKube?.();
   });
 
-  const run = (event: PullRequestEvent, over: Record<string, string> = {}, token = FULL) => {
+  const run = (event: PullRequestEvent, over: Record<string, string> = {}, token = FULL) =>
+    runIn({ event, over, token });
+  /** A run with its own workspace (a job without the checkout) or environment (a Dependabot run, a cloud login). */
+  const runIn = ({
+    event,
+    over = {},
+    token = FULL,
+    workspace: ws = workspace,
+    env = {},
+  }: {
+    event: PullRequestEvent;
+    over?: Record<string, string>;
+    token?: string;
+    workspace?: string;
+    env?: Record<string, string>;
+  }) => {
     gh.addPullRequest({
       owner: OWNER,
       repo: REPO,
@@ -70,9 +86,9 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
         'github-token': token,
         ...over,
       },
-      workspace,
+      workspace: ws,
       event,
-      env: { GITHUB_API_URL: gh.url },
+      env: { GITHUB_API_URL: gh.url, ...env },
     });
   };
   const comments = (n: number) =>
@@ -198,6 +214,114 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(fork.stdout).not.toMatch(/::error::/);
     expect(fork.summary).toMatch(/comes from a fork/);
     expect([...envObjects(sim, 'shop-pr-65').keys()]).toEqual([]);
+  });
+
+  it("a Dependabot PR's run without secrets ends neutral on up and on down, and changes nothing", async () => {
+    const dependabot = { GITHUB_ACTOR: 'dependabot[bot]' };
+    for (const action of ['opened', 'closed'] as const) {
+      const r = await runIn({
+        event: { action, number: 67, headSha: sha('7'), headRef: 'dependabot/npm_and_yarn/left-pad-1.3.0' },
+        over: { kubeconfig: '' },
+        env: dependabot,
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/::notice::PR #67's run was triggered by Dependabot/);
+      expect(r.stdout).not.toMatch(/::error::/);
+      expect(r.summary).toMatch(/triggered by Dependabot/);
+    }
+    expect([...envObjects(sim, 'shop-pr-67').keys()]).toEqual([]);
+    expect(bookkeeping(sim, 'shop-pr-67')).toEqual({ lease: undefined, tombstone: undefined });
+    expect(comments(67)).toEqual([]);
+  });
+
+  it('a down of a PR that never had an environment changes nothing and posts nothing', async () => {
+    const writes = () => gh.audit.filter((e) => e.method !== 'GET').length;
+    const before = writes();
+    const closed = await run({ action: 'closed', number: 68, headSha: sha('8') });
+    expect(closed.code).toBe(0);
+    expect(closed.stdout).not.toMatch(/::(error|warning)::/);
+    expect(closed.summary).toMatch(/shop-pr-68 has no objects .*nothing was changed/);
+    expect(bookkeeping(sim, 'shop-pr-68')).toEqual({ lease: undefined, tombstone: undefined });
+    expect(comments(68)).toEqual([]);
+    expect(gh.deployments(OWNER, REPO, { environment: 'pr-68' })).toEqual([]);
+    expect(writes()).toBe(before);
+  });
+
+  it('a down runs without the checkout: the template and comment template are read by up only', async () => {
+    const own = mkdtempSync(path.join(tmpdir(), 'gh-e2e-own-'));
+    cpSync(path.join(ACTION_ROOT, 'examples/compose-app'), own, { recursive: true });
+    cpSync(path.join(ACTION_ROOT, 'templates'), path.join(own, '.preview'), { recursive: true });
+    cpSync(path.join(own, '.preview/default.yaml.njk'), path.join(own, '.preview/env.yaml.njk'));
+    writeFileSync(path.join(own, '.preview/comment.njk'), 'Custom: {{ state }} {{ envId }}\n');
+    const over = { template: '.preview/env.yaml.njk', 'comment-template': '.preview/comment.njk' };
+    const opened = await runIn({
+      event: { action: 'opened', number: 69, headSha: sha('9') },
+      over,
+      workspace: own,
+    });
+    expect(opened.code).toBe(0);
+    expect(comments(69)[0]!.body).toContain('Custom: ready shop-pr-69');
+
+    // The closed job has no checkout step: an empty workspace.
+    const empty = mkdtempSync(path.join(tmpdir(), 'gh-e2e-empty-'));
+    const closed = await runIn({
+      event: { action: 'closed', number: 69, headSha: sha('9') },
+      over,
+      workspace: empty,
+    });
+    expect(closed.stdout).not.toMatch(/::error::/);
+    expect(closed.code).toBe(0);
+    expect([...envObjects(sim, 'shop-pr-69').keys()]).toEqual([]);
+    expect(comments(69)).toHaveLength(1);
+    expect(comments(69)[0]!.body).toContain('was deleted');
+  });
+
+  it('a failed up still sets the outputs it knows: id, env-id, namespace', async () => {
+    const broken = mkdtempSync(path.join(tmpdir(), 'gh-e2e-broken-'));
+    writeFileSync(path.join(broken, 'Dockerfile'), 'FROM busybox:local\nRUN exit 3\n');
+    writeFileSync(path.join(broken, 'compose.yaml'), 'services:\n  app:\n    build: .\n');
+    const failed = await runIn({
+      event: { action: 'opened', number: 70, headSha: sha('0') },
+      workspace: broken,
+    });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/::error::docker compose build failed/);
+    expect(failed.outputs['env-id']).toBe('shop-pr-70');
+    expect(failed.outputs.namespace).toBe(NAMESPACE);
+    const host = [...envObjects(sim, 'shop-pr-70').values()].find((o) => o.kind === 'Deployment');
+    expect(failed.outputs.id).toBe(host?.metadata.labels?.['preevy.dev/instance']);
+    expect(failed.outputs.id).toMatch(/\S/);
+    await run({ action: 'closed', number: 70, headSha: sha('0') });
+  });
+
+  it("with an empty kubeconfig input, the job's own kubeconfig is used, exec plugin included", async () => {
+    // What a cloud login step leaves: a kubeconfig in $KUBECONFIG whose user gets a token from a program.
+    const dir = mkdtempSync(path.join(tmpdir(), 'gh-e2e-cloud-'));
+    const admin = parse(sim.kubeconfig()) as { users: Array<{ user: Record<string, unknown> }> };
+    const token = String(admin.users[0]!.user.token);
+    const plugin = path.join(dir, 'get-token');
+    const ran = path.join(dir, 'ran');
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\ntouch ${ran}\necho '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"${token}"}}'\n`,
+    );
+    chmodSync(plugin, 0o755);
+    admin.users[0]!.user = {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: plugin, interactiveMode: 'Never' },
+    };
+    writeFileSync(path.join(dir, 'config'), stringify(admin));
+    const opened = await runIn({
+      event: { action: 'opened', number: 71, headSha: sha('1') },
+      over: { kubeconfig: '' },
+      env: { KUBECONFIG: `${path.join(dir, 'missing')}:${path.join(dir, 'config')}` },
+    });
+    expect(opened.stdout).not.toMatch(/::error::/);
+    expect(opened.code).toBe(0);
+    expect(opened.stdout).toContain(`using the job's kubeconfig (${path.join(dir, 'config')})`);
+    expect(existsSync(ran)).toBe(true);
+    expect(opened.stdout).not.toContain(token);
+    expect(urlsOf(opened.outputs).length).toBeGreaterThan(0);
+    await run({ action: 'closed', number: 71, headSha: sha('1') });
   });
 
   it('pull_request_target is refused by default, before anything is created', async () => {

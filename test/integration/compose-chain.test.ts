@@ -8,7 +8,7 @@ import { rewriteForDockerHost } from '../../src/compose/rewrite.js';
 import { composeUp } from '../../src/compose/run.js';
 import { type Manifest, planUpload, tarStream } from '../../src/compose/upload.js';
 import { pinPorts } from '../../src/compose/urls.js';
-import { cleanDockerEnv } from '../../src/util/process.js';
+import { cleanDockerEnv, runProcess } from '../../src/util/process.js';
 import { type Engine, startEngine } from '../sim/docker/engines.js';
 import { ensureBusyboxImage } from '../sim/docker/images.js';
 import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
@@ -88,6 +88,50 @@ describe.skipIf(skip !== undefined)(
       expect(await httpGet(engine.ip, 8080, '/index.html')).toBe('hello v2, longer\n');
       // BuildKit reports the RUN step as cached on the second build.
       expect(second.log.lines.join('\n')).toMatch(/CACHED/);
+    });
+
+    it("builds on the environment's engine when the job selected another buildx builder", async () => {
+      // What docker/setup-buildx-action leaves: a docker-container builder, current in ~/.docker/buildx and in
+      // BUILDX_BUILDER. Its endpoint has no daemon here, so a build that went there would fail.
+      const home = mkdtempSync(path.join(tmpdir(), 'home-'));
+      const buildx = path.join(home, '.docker', 'buildx');
+      mkdirSync(path.join(buildx, 'instances'), { recursive: true });
+      const endpoint = `unix://${path.join(home, 'no-daemon.sock')}`;
+      writeFileSync(
+        path.join(buildx, 'current'),
+        JSON.stringify({ Key: endpoint, Name: 'builder-1', Global: false }),
+      );
+      writeFileSync(
+        path.join(buildx, 'instances', 'builder-1'),
+        JSON.stringify({
+          Name: 'builder-1',
+          Driver: 'docker-container',
+          Nodes: [{ Name: 'builder-10', Endpoint: endpoint, Platforms: null, Flags: null, DriverOpts: null }],
+          Dynamic: false,
+        }),
+      );
+      const jobEnv = { PATH: process.env.PATH, HOME: home, BUILDX_BUILDER: 'builder-1' };
+      const dir = mkdtempSync(path.join(tmpdir(), 'project-'));
+      writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox:local\nRUN echo built > /built\n');
+      writeFileSync(
+        path.join(dir, 'compose.yaml'),
+        'services:\n  job:\n    build: .\n    command: ["sleep", "600"]\n',
+      );
+      const project = {
+        workingDirectory: dir,
+        files: [],
+        profiles: [],
+        envFiles: [],
+        projectName: 'shop-pr-2',
+      };
+      const env = cleanDockerEnv(jobEnv, `tcp://${engine.ip}:2375`);
+      const model = await loadComposeModel(project, env);
+      await composeUp({ project, model, env, jobEnv, log: captureLog() });
+      const images = await runProcess('docker', ['image', 'ls', '--quiet', 'shop-pr-2-job'], {
+        env,
+        captureStdout: true,
+      });
+      expect(images.stdout.trim()).not.toBe('');
     });
   },
 );

@@ -257,8 +257,9 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
       expect(late.result.notice).toMatch(/^Environment shop-pr-5 was deleted when PR #5 was closed/);
       expect(envObjects(sim, 'shop-pr-5').size).toBe(0);
 
-      // The PR is reopened meanwhile: its up, started while another down holds the lock, deploys after it.
-      sim.faults.next(1, { method: 'POST', path: /\/configmaps$/ }, { type: 'latency', ms: 600 });
+      // The PR is reopened meanwhile: its up, started while another down holds the lock, deploys after it. That down
+      // finds nothing to delete and writes nothing: its first lookup is slowed down instead.
+      sim.faults.next(1, { method: 'GET', path: /\/deployments$/ }, { type: 'latency', ms: 600 });
       const downAgain = downRun(5, { head: sha('f') });
       await leaseHeld('shop-pr-5');
       const reopened = await upRun(5, { action: 'reopened', head: sha('f') });
@@ -519,6 +520,7 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
     it("a down deletes its own Lease and leaves its tombstone, and never touches another environment's", async () => {
       await upRun(14, { action: 'opened', head: sha('c'), github: false });
       await upRun(15, { action: 'opened', head: sha('d'), github: false });
+      await upRun(16, { action: 'opened', head: sha('e'), github: false });
       const w16 = wiring(16, { action: 'closed', head: sha('e'), github: false });
       await down(w16.inputs, w16.ctx);
       const neighbours = {
@@ -539,9 +541,12 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
         tomb16: bookkeeping(sim, 'shop-pr-16').tombstone?.metadata.resourceVersion,
         host15: hostOf(15)?.metadata.resourceVersion,
       }).toEqual(neighbours);
-      // A second down refreshes the tombstone instead of deleting it.
-      await downRun(14, { head: sha('c'), github: false });
-      expect(bookkeeping(sim, 'shop-pr-14').tombstone).toBeDefined();
+      // A second down finds nothing to delete, and changes nothing: the tombstone stays as it was.
+      const tomb14 = bookkeeping(sim, 'shop-pr-14').tombstone?.metadata.resourceVersion;
+      const again = await downRun(14, { head: sha('c'), github: false });
+      expect(again.result).toMatchObject({ deleted: [], tombstone: undefined });
+      expect(bookkeeping(sim, 'shop-pr-14')).toMatchObject({ lease: undefined });
+      expect(bookkeeping(sim, 'shop-pr-14').tombstone?.metadata.resourceVersion).toBe(tomb14);
     });
   });
 });

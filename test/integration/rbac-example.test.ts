@@ -13,7 +13,11 @@ describe('examples/rbac/role.yaml', () => {
   beforeAll(async () => {
     sim = await startSim();
     for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
-      sim.store.create(doc.toJS() as SimObject);
+      const o = doc.toJS() as SimObject & { subjects?: Array<{ namespace?: string }> };
+      // Works in any namespace: none is written in the file, and `kubectl -n <namespace> apply` puts it there.
+      expect(o.metadata.namespace).toBeUndefined();
+      for (const s of o.subjects ?? []) expect(s.namespace).toBeUndefined();
+      sim.store.create({ ...o, metadata: { ...o.metadata, namespace: NAMESPACE } });
     }
     // No static rules: the simulator authorizes this ServiceAccount from the Role and RoleBinding above.
     sim.addToken('sa-token', `system:serviceaccount:${NAMESPACE}:preevy-kube-action`);

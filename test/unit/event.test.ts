@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { type DecideOptions, decide, type EventInfo, forkWithoutSecrets } from '../../src/github/event.js';
+import { type DecideOptions, decide, type EventInfo, withoutSecrets } from '../../src/github/event.js';
 
 const base: DecideOptions = { command: 'auto', allowPullRequestTarget: false };
 const pr = (action: string, over: Partial<NonNullable<EventInfo['pr']>> = {}, label?: string): EventInfo => ({
@@ -85,10 +85,19 @@ describe('decide', () => {
   });
 });
 
-describe('forkWithoutSecrets', () => {
+describe('withoutSecrets', () => {
   it('explains a fork PR with an empty kubeconfig, and nothing else', () => {
-    expect(forkWithoutSecrets(pr('opened', { fromFork: true }), '')).toMatch(/comes from a fork/);
-    expect(forkWithoutSecrets(pr('opened', { fromFork: true }), 'apiVersion: v1')).toBeUndefined();
-    expect(forkWithoutSecrets(pr('opened'), '')).toBeUndefined();
+    expect(withoutSecrets(pr('opened', { fromFork: true }), '')).toMatch(/comes from a fork/);
+    expect(withoutSecrets(pr('opened', { fromFork: true }), 'apiVersion: v1')).toBeUndefined();
+    expect(withoutSecrets(pr('opened'), '')).toBeUndefined();
+  });
+
+  it("explains Dependabot's run without a kubeconfig, on up and down events alike", () => {
+    const dependabot = (action: string) => ({ ...pr(action), actor: 'dependabot[bot]' });
+    expect(withoutSecrets(dependabot('opened'), '')).toMatch(/triggered by Dependabot/);
+    expect(withoutSecrets(dependabot('closed'), ' ')).toMatch(/triggered by Dependabot/);
+    // A Dependabot secret, or the job's own kubeconfig: the run goes on.
+    expect(withoutSecrets(dependabot('opened'), 'apiVersion: v1')).toBeUndefined();
+    expect(withoutSecrets({ ...pr('opened'), actor: 'alice' }, '')).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { bundledTemplate, getInputs } from '../../src/inputs.js';
+import { bundledTemplate, getInputs, requireUpFiles } from '../../src/inputs.js';
 import { parseDuration } from '../../src/util/duration.js';
 
 const KUBECONFIG =
@@ -61,10 +61,28 @@ describe('getInputs', () => {
       inputError(() => getInputs(source({ kubeconfig: KUBECONFIG, 'server-side-apply': 'maybe' }))).input,
     ).toBe('server-side-apply');
     const missing = inputError(() =>
-      getInputs(source({ kubeconfig: KUBECONFIG, template: 'nope.njk' }), '/tmp'),
+      requireUpFiles(getInputs(source({ kubeconfig: KUBECONFIG, template: 'nope.njk' }), '/tmp')),
     );
     expect(missing.input).toBe('template');
     expect(missing.message).toContain('/tmp/nope.njk');
+    const comment = inputError(() =>
+      requireUpFiles(getInputs(source({ kubeconfig: KUBECONFIG, 'comment-template': 'c.njk' }), '/tmp')),
+    );
+    expect(comment.input).toBe('comment-template');
+    expect(comment.message).toContain('/tmp/c.njk');
+  });
+
+  it('reads neither template while reading the inputs: a down runs without the checkout', () => {
+    const inputs = getInputs(
+      source({
+        kubeconfig: KUBECONFIG,
+        template: '.preview/env.yaml.njk',
+        'comment-template': '.preview/c.njk',
+      }),
+      '/nonexistent-workspace',
+    );
+    expect(inputs.template).toBe('/nonexistent-workspace/.preview/env.yaml.njk');
+    expect(inputs.commentTemplate).toBe('/nonexistent-workspace/.preview/c.njk');
   });
 
   it('resolves the template against the workspace', () => {
