@@ -71,13 +71,14 @@ async function readJobConfig(dir: string, log: Log): Promise<Record<string, unkn
  */
 export async function composeDockerConfig(
   childEnv: NodeJS.ProcessEnv,
-  opts: { jobEnv?: NodeJS.ProcessEnv; log: Log },
+  opts: { jobEnv?: NodeJS.ProcessEnv; log: Log; logins?: boolean },
 ): Promise<ComposeDockerConfig> {
   const jobEnv = opts.jobEnv ?? process.env;
   const jobDir = jobDockerConfigDir(jobEnv);
   const job = await readJobConfig(jobDir, opts.log);
   const config: Record<string, unknown> = {};
-  for (const key of LOGIN_KEYS) if (job[key] !== undefined) config[key] = job[key];
+  // `docker compose config` reads files only: it gets no logins (logins: false), but neither the job's context.
+  if (opts.logins !== false) for (const key of LOGIN_KEYS) if (job[key] !== undefined) config[key] = job[key];
   const extraDirs = Array.isArray(job.cliPluginsExtraDirs) ? job.cliPluginsExtraDirs : [];
   config.cliPluginsExtraDirs = [path.join(jobDir, 'cli-plugins'), ...extraDirs];
 

@@ -1,5 +1,6 @@
 import type { Log } from '../kube/log.js';
 import { runProcess } from '../util/process.js';
+import { composeDockerConfig } from './docker-config.js';
 import {
   type ComposeModel,
   type ComposeProject,
@@ -36,7 +37,20 @@ export async function prepareCompose(
   project: ComposeProject,
   opts: { allowOutside: boolean; log: Log; policy?: ComposePolicy; signal?: AbortSignal },
 ): Promise<PreparedCompose> {
-  const env = composeEnv(process.env);
+  // The job's Docker config may name a current context (or builder) that compose would load even to read files.
+  const config = await composeDockerConfig(composeEnv(process.env), { log: opts.log, logins: false });
+  try {
+    return await prepareWith(project, config.env, opts);
+  } finally {
+    await config.remove();
+  }
+}
+
+async function prepareWith(
+  project: ComposeProject,
+  env: NodeJS.ProcessEnv,
+  opts: { allowOutside: boolean; log: Log; policy?: ComposePolicy; signal?: AbortSignal },
+): Promise<PreparedCompose> {
   const rewriteOpts = {
     workingDirectory: project.workingDirectory,
     envId: project.projectName,
