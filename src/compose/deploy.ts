@@ -29,8 +29,10 @@ import { waitForRollout } from '../kube/wait.js';
 import { deployFingerprint, STAMP } from './fingerprint.js';
 import { type ComposeProject, composeEnv } from './model.js';
 import type { PreparedCompose } from './prepare.js';
+import { pruneDocker } from './prune.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
+import { DEFAULT_STORAGE_SIZE, diskFullError, type StorageSize } from './storage.js';
 import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
@@ -43,6 +45,8 @@ export interface DeployComposeArgs {
   prepared: PreparedCompose;
   allowOutside: boolean;
   readyTimeoutMs: number;
+  /** The docker data volume's size: what the prune keeps, and what a disk-full error names. */
+  storage?: StorageSize;
   log: Log;
   /** Runs a phase (a log group in the action). */
   phase: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
@@ -96,7 +100,7 @@ export async function deployCompose(
       await tunnel.close();
     }
     const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
-    if (!change) throw failure;
+    if (!change) throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE) ?? failure;
     log.warning(
       `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
     );
@@ -172,6 +176,7 @@ async function deployTo(
     }),
   );
   await recordDeploy(client, namespace, pod, rewritten, plan, log);
+  await pruneDocker(tunnel.url, args.storage ?? DEFAULT_STORAGE_SIZE, log);
   return result;
 }
 
