@@ -32,7 +32,7 @@ import type { PreparedCompose } from './prepare.js';
 import { pruneDocker } from './prune.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
-import { DEFAULT_STORAGE_SIZE, diskFullError, type StorageSize } from './storage.js';
+import { DEFAULT_STORAGE_SIZE, diskFullError, type StorageSize, watchDiskFull } from './storage.js';
 import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
@@ -84,8 +84,10 @@ function collect(): { stream: Writable; text: () => string } {
 /** tunnel → upload → compose build and up, on the environment's docker host. */
 export async function deployCompose(
   client: KubeClient,
-  args: DeployComposeArgs,
+  deployArgs: DeployComposeArgs,
 ): Promise<DeployComposeResult> {
+  const disk = watchDiskFull(deployArgs.log);
+  const args = { ...deployArgs, log: disk.log };
   const { log, namespace } = args;
   let pod = await dockerHostPod(client, { namespace, deploymentName: args.deploymentName });
   for (let round = 1; ; round++) {
@@ -100,7 +102,7 @@ export async function deployCompose(
       await tunnel.close();
     }
     const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
-    if (!change) throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE) ?? failure;
+    if (!change) throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, disk.lines()) ?? failure;
     log.warning(
       `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
     );

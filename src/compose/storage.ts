@@ -3,6 +3,7 @@
  * build cache may keep after a deploy, and the error a deploy that filled it gives.
  */
 import { ActionError, errorMessage } from '../errors.js';
+import type { Log } from '../kube/log.js';
 import { formatBytes } from '../util/quantity.js';
 
 export interface StorageSize {
@@ -28,26 +29,55 @@ export function cacheKeepBytes(storage: StorageSize): number {
 const DISK_FULL = /no space left on device|\bENOSPC\b|disk quota exceeded/i;
 
 /**
- * An error that says the environment's disk is full, when `err` (a failed build, `up` or upload) was caused
- * by it; otherwise undefined. The original message and logs are kept: they say which step hit it.
+ * The log, passed through, remembering the first lines that say the disk is full. Compose prints the build's
+ * progress, where BuildKit shows a step's own error ("dd: error writing ...: No space left on device"), on
+ * stdout: the failed command's error message has only its stderr's "failed to solve" line.
  */
-export function diskFullError(err: unknown, storage: StorageSize): ActionError | undefined {
+export function watchDiskFull(log: Log): { log: Log; lines: () => string[] } {
+  const seen: string[] = [];
+  const watch = (line: string) => {
+    if (seen.length < 5 && DISK_FULL.test(line)) seen.push(line.trim());
+  };
+  return {
+    log: {
+      ...log,
+      info: (m) => {
+        watch(m);
+        log.info(m);
+      },
+      warning: (m) => {
+        watch(m);
+        log.warning(m);
+      },
+    },
+    lines: () => [...seen],
+  };
+}
+
+/**
+ * An error that says the environment's disk is full, when `err` (a failed build, `up` or upload) was caused
+ * by it, by its text or by the lines the deploy printed (`seen`, from watchDiskFull); otherwise undefined.
+ * The original message and logs are kept: they say which step hit it.
+ */
+export function diskFullError(
+  err: unknown,
+  storage: StorageSize,
+  seen: string[] = [],
+): ActionError | undefined {
   const message = errorMessage(err);
   const logs = err instanceof ActionError ? err.logs : undefined;
-  const line = [message, logs ?? '']
-    .join('\n')
-    .split('\n')
-    .find((l) => DISK_FULL.test(l));
+  const line = [...`${message}\n${logs ?? ''}`.split('\n'), ...seen].find((l) => DISK_FULL.test(l))?.trim();
   if (line === undefined) return undefined;
   const keep = formatBytes(cacheKeepBytes(storage));
+  const shown = [...seen.filter((l) => !(logs ?? '').includes(l)), logs ?? ''].join('\n').trim();
   return new ActionError(
-    `The environment's disk is full (storage-size ${storage.size}): ${line.trim()}\n${message}`,
+    `The environment's disk is full (storage-size ${storage.size}): ${line}\n${message}`,
     {
       hint:
         `Raise the storage-size input (now ${storage.size}). After each deploy the action keeps at most ${keep} ` +
         `of build cache (${CACHE_SHARE * 100}% of storage-size) and removes dangling images, so the images, ` +
         'containers and volumes of the project, with one build, must fit in the rest.',
-      logs: logs ?? line.trim(),
+      logs: shown || line,
       details: err instanceof ActionError ? err.details : undefined,
       cause: err,
     },
