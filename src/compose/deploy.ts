@@ -32,7 +32,13 @@ import type { PreparedCompose } from './prepare.js';
 import { pruneDocker } from './prune.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
-import { DEFAULT_STORAGE_SIZE, diskFullError, type StorageSize, watchDiskFull } from './storage.js';
+import {
+  DEFAULT_STORAGE_SIZE,
+  diskFullError,
+  podEvictedForSize,
+  type StorageSize,
+  watchDiskFull,
+} from './storage.js';
 import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
@@ -102,7 +108,10 @@ export async function deployCompose(
       await tunnel.close();
     }
     const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
-    if (!change) throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, disk.lines()) ?? failure;
+    if (!change) {
+      const seen = [...disk.lines(), ...(await podEvictedForSize(client, namespace, pod.name))];
+      throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, seen) ?? failure;
+    }
     log.warning(
       `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
     );

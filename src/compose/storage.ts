@@ -3,7 +3,11 @@
  * build cache may keep after a deploy, and the error a deploy that filled it gives.
  */
 import { ActionError, errorMessage } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
 import type { Log } from '../kube/log.js';
+import { getObject } from '../kube/objects.js';
+import { rec } from '../kube/shapes.js';
+import type { KubeObject } from '../kube/types.js';
 import { formatBytes } from '../util/quantity.js';
 
 export interface StorageSize {
@@ -25,8 +29,19 @@ export function cacheKeepBytes(storage: StorageSize): number {
   return Math.floor(storage.bytes * CACHE_SHARE);
 }
 
+/**
+ * The kubelet's messages for a pod evicted above its own limits (pkg/kubelet/eviction/helpers.go:
+ * emptyDirMessageFmt, containerEphemeralStorageMessageFmt, podEphemeralStorageMessageFmt). A node that ran
+ * low on disk ("The node was low on resource: ephemeral-storage") is not this environment's size.
+ */
+const EVICTED_FOR_SIZE =
+  /Usage of EmptyDir volume .* exceeds the limit|exceeded its local ephemeral storage limit|ephemeral local storage usage exceeds the total limit/;
+
 /** What the kernel (ENOSPC), dockerd, BuildKit and busybox tar say when a write finds the disk full. */
-const DISK_FULL = /no space left on device|\bENOSPC\b|disk quota exceeded/i;
+const DISK_FULL = new RegExp(
+  `no space left on device|\\bENOSPC\\b|disk quota exceeded|${EVICTED_FOR_SIZE.source}`,
+  'i',
+);
 
 /**
  * The log, passed through, remembering the first lines that say the disk is full. Compose prints the build's
@@ -52,6 +67,32 @@ export function watchDiskFull(log: Log): { log: Log; lines: () => string[] } {
     },
     lines: () => [...seen],
   };
+}
+
+/**
+ * On a cluster the pod is more often evicted than out of space: the kubelet measures the volume and the
+ * container against their limits, and evicts the pod (phase Failed, reason Evicted) before the node's disk
+ * fills. The pod object stays, with the kubelet's message: what the deploy's broken connections do not say.
+ */
+export function evictedForSize(pod: KubeObject | undefined): string | undefined {
+  const status = rec(pod?.status);
+  const message = typeof status?.message === 'string' ? status.message.trim() : '';
+  if (status?.reason !== 'Evicted' || !EVICTED_FOR_SIZE.test(message)) return undefined;
+  return `The kubelet evicted pod ${pod?.metadata.name}: ${message}`;
+}
+
+/** evictedForSize of the pod as the API server has it now; nothing when it cannot be read. */
+export async function podEvictedForSize(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<string[]> {
+  try {
+    const line = evictedForSize(await getObject(client, { apiVersion: 'v1', kind: 'Pod' }, namespace, name));
+    return line ? [line] : [];
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
-import { errorMessage } from '../../src/errors.js';
+import { ActionError, errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
 import { dockerJson } from '../sim/docker/api.js';
 import type { DockerPodBackend } from '../sim/docker/backend.js';
@@ -90,7 +90,7 @@ describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${
     const first = await buildCacheBytes(envId);
     expect(first).toBeGreaterThan(3 * MiB);
     expect(first).toBeLessThanOrEqual(4 * MiB);
-    expect(log.lines.join('\n')).toMatch(/Pruned the environment's Docker: 0 B of build cache above 4 MiB/);
+    const firstLog = log.lines.join('\n');
 
     // A push that rebuilds: the new build's cache stays, the older build's goes, and so does the image it made
     // (untagged by the new one).
@@ -102,6 +102,7 @@ describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${
     expect(second).toBeGreaterThan(3 * MiB);
     expect(second).toBeLessThanOrEqual(4 * MiB);
     expect(await danglingImages(envId)).toEqual([]);
+    expect(firstLog).toMatch(/Pruned the environment's Docker: 0 B of build cache above 4 MiB/);
     expect(log.lines.join('\n')).toMatch(
       /Pruned the environment's Docker: 3(\.\d)? MiB of build cache above 4 MiB \(8Mi storage-size, half kept for the next build\), 1 dangling image\(s\)/,
     );
@@ -130,6 +131,9 @@ describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${
     expect(text).toMatch(/docker compose build failed/);
     expect(text).toMatch(/Raise the storage-size input \(now 6Gi\)/);
     expect(text).toMatch(/keeps at most 3 GiB of build cache/);
+    // The PR comment's log block shows the step's own line, which compose printed on stdout.
+    expect(err).toBeInstanceOf(ActionError);
+    expect((err as ActionError).logs).toMatch(/dd: error writing '\/t\/fill': No space left on device/);
     await down(inputs, ctx);
   });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { buildPruneQuery } from '../../src/compose/prune.js';
-import { cacheKeepBytes, DEFAULT_STORAGE_SIZE, diskFullError } from '../../src/compose/storage.js';
+import {
+  cacheKeepBytes,
+  DEFAULT_STORAGE_SIZE,
+  diskFullError,
+  evictedForSize,
+  watchDiskFull,
+} from '../../src/compose/storage.js';
 import { ActionError, errorMessage, InputError } from '../../src/errors.js';
 import { getInputs } from '../../src/inputs.js';
 import { formatBytes, parseByteQuantity } from '../../src/util/quantity.js';
@@ -103,5 +109,74 @@ describe('diskFullError', () => {
       diskFullError(new ActionError('docker compose build failed:\nRUN false'), storage),
     ).toBeUndefined();
     expect(diskFullError('connection reset', storage)).toBeUndefined();
+  });
+});
+
+/** A pod as the kubelet leaves it after an eviction: phase Failed, reason Evicted, its message (helpers.go). */
+const evicted = (message: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'shop-pr-7-x9y8z-dind-5d9c7-abcde', namespace: 'previews' },
+  status: { phase: 'Failed', reason: 'Evicted', message },
+});
+
+describe('a docker host pod evicted above its storage limits', () => {
+  const storage = { size: '20Gi', bytes: 20 * 2 ** 30 };
+
+  it.each([
+    'Usage of EmptyDir volume "docker-data" exceeds the limit "20Gi". ',
+    'Pod ephemeral local storage usage exceeds the total limit of containers 20Gi. ',
+    'Container docker exceeded its local ephemeral storage limit "20Gi". ',
+  ])('%j is the environment disk being full', (message) => {
+    const line = evictedForSize(evicted(message));
+    expect(line).toBe(`The kubelet evicted pod shop-pr-7-x9y8z-dind-5d9c7-abcde: ${message.trim()}`);
+    // What the deploy itself saw was only a lost connection.
+    const err = diskFullError(new Error('error during connect: EOF'), storage, [line!]);
+    expect(err?.message).toMatch(
+      /^The environment's disk is full \(storage-size 20Gi\): The kubelet evicted pod/,
+    );
+    expect(err?.hint).toMatch(/Raise the storage-size input \(now 20Gi\)/);
+  });
+
+  it('leaves a node that ran low on disk, and a running pod, alone', () => {
+    expect(
+      evictedForSize(evicted('The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi. ')),
+    ).toBeUndefined();
+    expect(evictedForSize({ ...evicted(''), status: { phase: 'Running' } })).toBeUndefined();
+    expect(evictedForSize(undefined)).toBeUndefined();
+  });
+});
+
+describe('watchDiskFull', () => {
+  it('passes the log through and remembers the lines that say the disk is full', () => {
+    const lines: string[] = [];
+    const log = {
+      info: (m: string) => void lines.push(m),
+      warning: (m: string) => void lines.push(`w: ${m}`),
+      debug: () => {},
+    };
+    const watch = watchDiskFull(log);
+    watch.log.info('#5 [app 2/2] RUN make');
+    watch.log.info("#5 0.365 dd: error writing '/t/fill': No space left on device");
+    watch.log.warning('something else');
+    expect(lines).toHaveLength(3);
+    expect(watch.lines()).toEqual(["#5 0.365 dd: error writing '/t/fill': No space left on device"]);
+    // The build failure's own message has only compose's stderr: the line comes from the output.
+    const err = diskFullError(
+      new ActionError(
+        'docker compose build failed:\nfailed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 1',
+        {
+          logs: 'failed to solve: ...',
+        },
+      ),
+      { size: '4Gi', bytes: 4 * 2 ** 30 },
+      watch.lines(),
+    );
+    expect(err?.message).toMatch(
+      /^The environment's disk is full \(storage-size 4Gi\): #5 0.365 dd: .*No space left on device\ndocker compose build failed:/,
+    );
+    expect(err?.logs).toBe(
+      "#5 0.365 dd: error writing '/t/fill': No space left on device\nfailed to solve: ...",
+    );
   });
 });
