@@ -74,27 +74,23 @@ export async function pruneDocker(
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   const target = { host: url.hostname, port: Number(url.port) };
   const keep = cacheKeepBytes(storage);
-  const result: PruneResult = { cacheBytes: 0, images: 0, imageBytes: 0 };
-  const problems: string[] = [];
-  try {
-    const cache = (await postJson(target, `/build/prune?${buildPruneQuery(keep)}`)) as {
-      SpaceReclaimed?: number;
-    };
-    result.cacheBytes = cache.SpaceReclaimed ?? 0;
-  } catch (err) {
-    problems.push(`the build cache: ${errorMessage(err)}`);
-  }
-  try {
-    const filters = encodeURIComponent(JSON.stringify({ dangling: ['true'] }));
-    const images = (await postJson(target, `/images/prune?filters=${filters}`)) as {
+  const filters = encodeURIComponent(JSON.stringify({ dangling: ['true'] }));
+  // Side by side: each is a round trip through the tunnel, and neither needs the other's result.
+  const [cache, images] = await Promise.allSettled([
+    postJson(target, `/build/prune?${buildPruneQuery(keep)}`) as Promise<{ SpaceReclaimed?: number }>,
+    postJson(target, `/images/prune?filters=${filters}`) as Promise<{
       ImagesDeleted?: Array<{ Deleted?: string }> | null;
       SpaceReclaimed?: number;
-    };
-    result.images = (images.ImagesDeleted ?? []).filter((i) => i.Deleted).length;
-    result.imageBytes = images.SpaceReclaimed ?? 0;
-  } catch (err) {
-    problems.push(`the dangling images: ${errorMessage(err)}`);
-  }
+    }>,
+  ]);
+  const result: PruneResult = { cacheBytes: 0, images: 0, imageBytes: 0 };
+  const problems: string[] = [];
+  if (cache.status === 'fulfilled') result.cacheBytes = cache.value.SpaceReclaimed ?? 0;
+  else problems.push(`the build cache: ${errorMessage(cache.reason)}`);
+  if (images.status === 'fulfilled') {
+    result.images = (images.value.ImagesDeleted ?? []).filter((i) => i.Deleted).length;
+    result.imageBytes = images.value.SpaceReclaimed ?? 0;
+  } else problems.push(`the dangling images: ${errorMessage(images.reason)}`);
   if (problems.length === 2) {
     log.warning(`Could not prune the environment's Docker: ${problems.join('; ')}`);
     return undefined;
