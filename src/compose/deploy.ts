@@ -109,8 +109,8 @@ export async function deployCompose(
     }
     const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
     if (!change) {
-      const seen = [...disk.lines(), ...(await podEvictedForSize(client, namespace, pod.name))];
-      throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, seen) ?? failure;
+      const said = [...disk.lines(), ...(await podEvictedForSize(client, namespace, pod.name))];
+      throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, said) ?? failure;
     }
     log.warning(
       `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
