@@ -3,10 +3,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { COMPOSE_POLICIES, type ComposePolicy } from './compose/policy.js';
+import { DEFAULT_STORAGE_SIZE, type StorageSize } from './compose/storage.js';
 import { InputError } from './errors.js';
 import { findJobKubeconfig } from './kube/job-kubeconfig.js';
 import { decodeKubeconfigText, secretsOf } from './kube/kubeconfig.js';
 import { parseDuration } from './util/duration.js';
+import { parseByteQuantity } from './util/quantity.js';
 
 export type Command = 'up' | 'down' | 'auto';
 
@@ -26,6 +28,8 @@ export interface Inputs {
   serverSideApply: boolean;
   envId?: string;
   readyTimeoutMs: number;
+  /** The docker data volume's size (input `storage-size`). Absent: DEFAULT_STORAGE_SIZE. */
+  storage?: StorageSize;
   command: Command;
   /** The compose project: its directory (absolute), files, profiles and env files. */
   workingDirectory: string;
@@ -195,6 +199,8 @@ export function getInputs(
     });
   }
 
+  const storage = storageInput(source);
+
   const commandText = (source('command').trim() || 'auto').toLowerCase();
   if (commandText !== 'up' && commandText !== 'down' && commandText !== 'auto') {
     throw new InputError('command', `"${commandText}" is not one of up, down, auto`);
@@ -232,6 +238,7 @@ export function getInputs(
     serverSideApply: bool(source, 'server-side-apply', true),
     envId: envId || undefined,
     readyTimeoutMs,
+    storage,
     command: commandText,
     workingDirectory,
     composeFiles: list(source, 'compose-files'),
@@ -240,6 +247,18 @@ export function getInputs(
     allowOutsidePaths: bool(source, 'allow-outside-paths', false),
     composePolicy: policyText as ComposePolicy,
   };
+}
+
+function storageInput(source: InputSource): StorageSize {
+  const size = source('storage-size').trim();
+  if (size === '') return DEFAULT_STORAGE_SIZE;
+  const bytes = parseByteQuantity(size);
+  if (bytes === undefined) {
+    throw new InputError('storage-size', `"${size}" is not a Kubernetes quantity of bytes`, {
+      hint: 'Use a size such as 20Gi, 50Gi or 100G (Gi = 2^30 bytes, G = 10^9 bytes; not "20GB").',
+    });
+  }
+  return { size, bytes };
 }
 
 function exposureInputs(

@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { type DeployComposeResult, deployCompose, hasComposeProject } from '../compose/deploy.js';
 import { type PreparedCompose, prepareCompose } from '../compose/prepare.js';
+import { DEFAULT_STORAGE_SIZE } from '../compose/storage.js';
 import {
   checkDistinctHosts,
   loadBalancerUrls,
@@ -246,6 +247,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
           ...(inputs.domain ? { domain: inputs.domain } : {}),
           ...(inputs.ingressClass ? { ingressClass: inputs.ingressClass } : {}),
           ...(inputs.tlsSecret ? { tlsSecret: inputs.tlsSecret } : {}),
+          storageSize: (inputs.storage ?? DEFAULT_STORAGE_SIZE).size,
         },
         scopes: (types) => scopeResolver(client, types),
       });
@@ -312,6 +314,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
         prepared,
         allowOutside: inputs.allowOutsidePaths,
         readyTimeoutMs: inputs.readyTimeoutMs,
+        storage: inputs.storage ?? DEFAULT_STORAGE_SIZE,
         log,
         phase,
       }).catch((err: unknown) => {

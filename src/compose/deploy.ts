@@ -29,8 +29,16 @@ import { waitForRollout } from '../kube/wait.js';
 import { deployFingerprint, STAMP } from './fingerprint.js';
 import { type ComposeProject, composeEnv } from './model.js';
 import type { PreparedCompose } from './prepare.js';
+import { pruneDocker } from './prune.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
+import {
+  DEFAULT_STORAGE_SIZE,
+  diskFullError,
+  podEvictedForSize,
+  type StorageSize,
+  watchDiskFull,
+} from './storage.js';
 import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
@@ -43,6 +51,8 @@ export interface DeployComposeArgs {
   prepared: PreparedCompose;
   allowOutside: boolean;
   readyTimeoutMs: number;
+  /** The docker data volume's size: what the prune keeps, and what a disk-full error names. */
+  storage?: StorageSize;
   log: Log;
   /** Runs a phase (a log group in the action). */
   phase: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
@@ -80,8 +90,10 @@ function collect(): { stream: Writable; text: () => string } {
 /** tunnel → upload → compose build and up, on the environment's docker host. */
 export async function deployCompose(
   client: KubeClient,
-  args: DeployComposeArgs,
+  deployArgs: DeployComposeArgs,
 ): Promise<DeployComposeResult> {
+  const disk = watchDiskFull(deployArgs.log);
+  const args = { ...deployArgs, log: disk.log };
   const { log, namespace } = args;
   let pod = await dockerHostPod(client, { namespace, deploymentName: args.deploymentName });
   for (let round = 1; ; round++) {
@@ -96,7 +108,10 @@ export async function deployCompose(
       await tunnel.close();
     }
     const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
-    if (!change) throw failure;
+    if (!change) {
+      const said = [...disk.lines(), ...(await podEvictedForSize(client, namespace, pod.name))];
+      throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, said) ?? failure;
+    }
     log.warning(
       `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
     );
@@ -172,6 +187,7 @@ async function deployTo(
     }),
   );
   await recordDeploy(client, namespace, pod, rewritten, plan, log);
+  await pruneDocker(tunnel.url, args.storage ?? DEFAULT_STORAGE_SIZE, log);
   return result;
 }
 

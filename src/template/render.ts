@@ -46,6 +46,8 @@ export interface TemplateContext {
   expose?: string;
   ingressClass?: string;
   tlsSecret?: string;
+  /** The docker data volume's size, a Kubernetes quantity as given (input `storage-size`). */
+  storageSize?: string;
 }
 
 const CONTEXT_KEYS = [
@@ -59,6 +61,7 @@ const CONTEXT_KEYS = [
   'expose',
   'ingressClass',
   'tlsSecret',
+  'storageSize',
 ] as const;
 
 /**
