@@ -6,6 +6,8 @@
  * code and the template's folder, and start no process or worker, write no file, load no addon.
  * Not covered by Node's permission model: the network (the child holds no credential to use on it) and
  * symbolic links inside the template's folder (followed wherever they point: the folder is the user's).
+ * nunjucks itself still needs `new Function` (it compiles templates to JavaScript), so code generation from
+ * strings stays allowed; the refusals in engine.ts keep templates from reaching it.
  */
 import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
@@ -71,6 +73,11 @@ export function sandboxEntry(moduleFile: string): SandboxEntry {
 export function sandboxArgs(entry: SandboxEntry, readable: string[]): string[] {
   const paths = new Set<string>();
   for (const p of [...entry.readable, ...readable]) {
+    // Node reads `*` in a granted path as a wildcard: `/ws/a*` would grant every path starting with `/ws/a`.
+    if (p.includes('*'))
+      throw new TemplateError("the template's folder has a `*` in its path", p, undefined, {
+        hint: 'Move the template to a folder whose path has no `*`: the sandbox grants reading it by path.',
+      });
     paths.add(path.resolve(p));
     try {
       paths.add(realpathSync(p));
@@ -81,6 +88,8 @@ export function sandboxArgs(entry: SandboxEntry, readable: string[]): string[] {
   return [
     '--permission',
     ...[...paths].map((p) => `--allow-fs-read=${p}`),
+    // node:sqlite opens and creates files past the permission model (Node 24): the child has no use for it.
+    '--no-experimental-sqlite',
     // A template that builds a huge value fails alone, instead of taking the runner's memory.
     '--max-old-space-size=256',
     ...entry.nodeArgs,

@@ -166,6 +166,7 @@ const tries = {
   binding: () => process.binding('spawn_sync'),
   worker: () => new (process.getBuiltinModule('worker_threads').Worker)('1', { eval: true }),
   mainModule: () => process.mainModule.require('child_process'),
+  sqlite: () => new (process.getBuiltinModule('node:sqlite').DatabaseSync)(inside + '.db').exec('create table t(x)'),
 };
 const found = {};
 for (const [k, fn] of Object.entries(tries)) {
@@ -175,7 +176,7 @@ for (const [k, fn] of Object.entries(tries)) {
 process.stdout.write(JSON.stringify({ ok: true, text: JSON.stringify(found) }));
 `;
 
-  it('holds no secret, reads only its code and the template folder, writes nothing, starts nothing', () => {
+  it('holds no secret, reads only its code and the template folder, writes nothing (not even by node:sqlite), starts nothing', () => {
     const probeDir = path.join(dir, 'probe');
     mkdirSync(probeDir, { recursive: true });
     const entry = path.join(probeDir, 'probe.mjs');
@@ -199,7 +200,9 @@ process.stdout.write(JSON.stringify({ ok: true, text: JSON.stringify(found) }));
     });
     expect(found.binding).toMatch(/^refused: /);
     expect(found.mainModule).toMatch(/^refused: /);
+    expect(found.sqlite).toMatch(/^refused: /);
     expect(existsSync(`${inside}.w`)).toBe(false);
+    expect(existsSync(`${inside}.db`)).toBe(false);
   });
 });
 
