@@ -219,7 +219,7 @@ function toTemplateError(
   const { location, reason } = parseNunjucksMessage(message);
   const errPath = location && location.path !== 'unknown path' ? location.path : ctx.mainPath;
   const isMain = path.resolve(errPath) === ctx.mainPath;
-  const display = isMain ? ctx.file : displayPath(errPath, ctx);
+  let display = isMain ? ctx.file : displayPath(errPath, ctx);
   const source = isMain ? ctx.source : tryRead(errPath);
   let line = location?.line;
   const opts = (hint: string) => ({ hint, details: message, cause: err });
@@ -239,10 +239,17 @@ function toTemplateError(
   }
   const refused = new RegExp(`\`(\\w+)\` ${REFUSED_REASON}`).exec(reason)?.[1];
   if (refused) {
-    // nunjucks gives the 0-based line of the statement here, or none: the name's own line is better.
-    line =
-      (source === undefined ? undefined : findLine(source, new RegExp(`\\b${refused}\\b`))) ??
-      (line === undefined ? undefined : line + 1);
+    // nunjucks gives the 0-based line of the statement here, or none, and after an include it names the
+    // included file: the line where the name is written, in that file or else the main one, is better.
+    const word = new RegExp(`\\b${refused}\\b`);
+    const inMain = isMain ? undefined : findLine(ctx.source, word);
+    const inFile = source === undefined ? undefined : findLine(source, word);
+    if (inFile === undefined && inMain !== undefined) {
+      display = ctx.file;
+      line = inMain;
+    } else {
+      line = inFile ?? (line === undefined ? undefined : line + 1);
+    }
     return new TemplateError(
       `\`${refused}\` ${REFUSED_REASON}`,
       display,
@@ -351,7 +358,7 @@ export function renderCommentInProcess(args: {
         ? Number(reported)
         : undefined;
     throw new TemplateError(
-      message.split('\n').pop() ?? 'render error',
+      parseNunjucksMessage(message).reason || 'render error',
       args.file,
       line,
       refused ? { hint: 'Comment templates render data: constructors and prototypes are refused.' } : {},

@@ -125,6 +125,30 @@ describe('a hostile template', () => {
     expect(r.error?.line).toBe(2);
   });
 
+  it('a refused name after an include is reported in the main file, at its line', () => {
+    writeFileSync(path.join(templates, 'ok.njk'), 'x: 1\n');
+    const file = path.join(templates, 'after.njk');
+    writeFileSync(file, '{% include "ok.njk" %}\na: 1\nb: {{ range.constructor }}\n');
+    const r = attempt(() => renderTemplate({ file, context }));
+    expect(r.error?.file).toBe(file);
+    expect(r.error?.line).toBe(3);
+  });
+
+  it("a comment template's error says the reason alone, after its file and line", () => {
+    const file = path.join(templates, 'reason.md.njk');
+    writeFileSync(file, 'Ready\n{{ range.constructor }}\n');
+    const report: EnvReport = {
+      state: 'ready',
+      envId: 'e',
+      namespace: 'n',
+      urls: [],
+      phases: [],
+      at: new Date(0),
+    };
+    const r = attempt(() => customCommentBody(file, report));
+    expect(r.error?.message).toBe(`${file}:2: \`constructor\` is refused in templates`);
+  });
+
   it('renders ordinary templates in the sandbox exactly as in this process', () => {
     const file = path.join(ROOT, 'templates/default.yaml.njk');
     const full = templateContext({
