@@ -19,6 +19,12 @@ try {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // The template sandbox's child, a bundle of its own (src/template/sandbox.ts says why).
+  execFileSync(
+    'npx',
+    ['ncc', 'build', 'src/template/sandbox-child.ts', '--minify', '-o', path.join(out, 'render')],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const built = files(out).sort();
   const committed = files(path.join(root, 'dist')).sort();
   const problems = [];

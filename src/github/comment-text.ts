@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import nunjucks from 'nunjucks';
 import type { ServiceUrl } from '../compose/urls.js';
 import { TemplateError } from '../errors.js';
+import { renderInSandbox } from '../template/sandbox.js';
 import { codeBlock, mdLink, mdText, tail } from './markdown.js';
 
 export type EnvState = 'deploying' | 'ready' | 'failed' | 'deleted' | 'superseded';
@@ -115,32 +115,22 @@ export function customCommentBody(file: string, r: EnvReport): string {
   } catch (err) {
     throw new TemplateError(`cannot read the comment template: ${String(err)}`, file);
   }
-  const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
-  try {
-    const body = env.renderString(source, {
-      state: r.state,
-      envId: r.envId,
-      namespace: r.namespace,
-      prNumber: r.prNumber,
-      sha: r.sha,
-      runUrl: r.runUrl,
-      urls: r.urls.map((u) => ({ ...u, service: mdText(u.service) })),
-      urlTable: urlTable(r.urls),
-      phases: r.phases.length ? phaseLine(r.phases) : '',
-      error: r.error ? codeBlock(tail(r.error, 40, 6_000)) : '',
-      logs: r.logs ? codeBlock(tail(r.logs, 60)) : '',
-      newerSha: r.newerSha ?? '',
-      at: r.at.toISOString(),
-    });
-    return `${commentMarker(r.envId)}\n${body}`;
-  } catch (err) {
-    const m = /\[Line (\d+)/.exec(String(err));
-    throw new TemplateError(
-      String((err as Error).message ?? err)
-        .split('\n')
-        .pop() ?? 'render error',
-      file,
-      m ? Number(m[1]) : undefined,
-    );
-  }
+  // Rendered in the sandbox (template/sandbox.ts): the template gets these values as data, and no secret.
+  const vars: Record<string, unknown> = {
+    state: r.state,
+    envId: r.envId,
+    namespace: r.namespace,
+    prNumber: r.prNumber,
+    sha: r.sha,
+    runUrl: r.runUrl,
+    urls: r.urls.map((u) => ({ ...u, service: mdText(u.service) })),
+    urlTable: urlTable(r.urls),
+    phases: r.phases.length ? phaseLine(r.phases) : '',
+    error: r.error ? codeBlock(tail(r.error, 40, 6_000)) : '',
+    logs: r.logs ? codeBlock(tail(r.logs, 60)) : '',
+    newerSha: r.newerSha ?? '',
+    at: r.at.toISOString(),
+  };
+  const body = renderInSandbox({ kind: 'comment', file, source, vars }, []);
+  return `${commentMarker(r.envId)}\n${body}`;
 }

@@ -20,7 +20,7 @@ import { dockerUnavailable, tcp } from '../sim/docker/support.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import { selfSignedCert } from '../sim/kube/certs.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { runAction } from './run-action.js';
+import { ACTION_ROOT, runAction } from './run-action.js';
 
 const skip = dockerUnavailable();
 const OWNER = 'acme';
@@ -247,5 +247,79 @@ describe.skipIf(skip !== undefined)(
       }
       expect(leaks).toEqual([]);
     });
+
+    /**
+     * A template that runs code (issue: templates render without powers): with `allow-pull-request-target`
+     * a PR's template, or one copied from elsewhere. Its payload would put the action's environment
+     * (INPUT_KUBECONFIG, INPUT_GITHUB-TOKEN) into a ConfigMap and the PR comment; it is refused instead,
+     * at its line, and neither the kubeconfig token nor the GitHub token reaches anything.
+     */
+    it.each([
+      ['template', 'preview/env.yaml.njk'],
+      ['comment-template', 'preview/comment.md.njk'],
+    ])(
+      'a hostile %s reads no secret into the cluster, the PR, the log or the outputs',
+      async (input, file) => {
+        const workspace = realpathSync(mkdtempSync(path.join(tmpdir(), 'secrets-hostile-')));
+        const loot = 'range.constructor("return JSON.stringify(process.env)")()';
+        const bundled = readFileSync(path.join(ACTION_ROOT, 'templates/default.yaml.njk'), 'utf8');
+        const project: Record<string, string> = {
+          'compose.yaml': 'services:\n  app:\n    image: busybox:local\n    command: ["sleep", "3600"]\n',
+          'preview/exposure.yaml.njk': readFileSync(
+            path.join(ACTION_ROOT, 'templates/exposure.yaml.njk'),
+            'utf8',
+          ),
+          'preview/env.yaml.njk': `${bundled}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: loot\ndata:\n  env: {{ ${loot} | dump }}\n`,
+          'preview/comment.md.njk': `Ready: {{ urlTable }}\n{{ ${loot} }}\n`,
+        };
+        for (const [f, text] of Object.entries(project)) {
+          mkdirSync(path.dirname(path.join(workspace, f)), { recursive: true });
+          writeFileSync(path.join(workspace, f), text);
+        }
+        const kubeconfig = sim.kubeconfig({ namespace: NAMESPACE });
+        const token = (parse(kubeconfig) as { users: Array<{ user: { token: string } }> }).users[0]!.user
+          .token;
+        const number = input === 'template' ? PR + 1 : PR + 2;
+        gh.addPullRequest({ owner: OWNER, repo: REPO, number, headSha: 'd'.repeat(40) });
+        const run = await runAction({
+          inputs: {
+            kubeconfig,
+            namespace: NAMESPACE,
+            'ready-timeout': '2m',
+            'github-token': GITHUB_TOKEN,
+            [input]: file,
+          },
+          workspace,
+          event: { action: 'opened', number, headSha: 'd'.repeat(40) },
+          env: { GITHUB_API_URL: gh.url },
+        });
+        const places: Record<string, string> = {
+          log: run.stdout
+            .split('\n')
+            .filter((l) => !l.startsWith('::add-mask::'))
+            .join('\n'),
+          outputs: JSON.stringify(run.outputs),
+          summary: run.summary,
+          'GitHub requests': JSON.stringify(gh.audit),
+          'PR comments': JSON.stringify(gh.comments(OWNER, REPO, number)),
+        };
+        for (const t of sim.store.types) {
+          if (!t.verbs.includes('list') || t.resource.includes('/')) continue;
+          places[`cluster ${t.resource}`] = JSON.stringify(sim.store.list(t.group, t.resource, {}));
+        }
+        const leaks: string[] = [];
+        for (const [what, value] of Object.entries({
+          'kubeconfig token': token,
+          'GitHub token': GITHUB_TOKEN,
+        }))
+          for (const [where, text] of Object.entries(places))
+            if (text.includes(value)) leaks.push(`${what} in ${where}`);
+        expect(leaks).toEqual([]);
+        expect(run.code).toBe(1);
+        expect(run.stdout).toMatch(
+          new RegExp(`${path.basename(file)}:\\d+: \`constructor\` is refused in templates`),
+        );
+      },
+    );
   },
 );
