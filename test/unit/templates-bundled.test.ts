@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -73,7 +76,7 @@ describe.each(BUNDLED_TEMPLATES)('bundled template %s', (name) => {
     });
 
     it("serves Docker on the pod's loopback port 2375 without TLS and on the unix socket, and is ready only when it answers there", () => {
-      const argv = [...((first.command as string[]) ?? []), ...((first.args as string[]) ?? [])];
+      const argv = first.args as string[];
       expect(argv[0]).toBe('dockerd');
       // Not 0.0.0.0: every pod of the cluster could drive the privileged dockerd (issue 3).
       expect(argv).toContain('--host=tcp://127.0.0.1:2375');
@@ -90,6 +93,31 @@ describe.each(BUNDLED_TEMPLATES)('bundled template %s', (name) => {
         'http://127.0.0.1:2375/_ping',
       ]);
       expect(first.ports).toBeUndefined();
+    });
+
+    it("starts dockerd through the image's entrypoint with the MTU of the pod's interface for every network", () => {
+      const [shell, flag, script, name] = first.command as string[];
+      expect([shell, flag, name]).toEqual(['sh', '-c', 'dind-start']);
+      // Run the start script as the container would, with an entrypoint that prints what it was given.
+      const bin = mkdtempSync(path.join(tmpdir(), 'entrypoint-'));
+      writeFileSync(path.join(bin, 'dockerd-entrypoint.sh'), '#!/bin/sh\nprintf "%s\\n" "$@"\n', {
+        mode: 0o755,
+      });
+      const run = spawnSync('sh', ['-c', script!, name!, ...(first.args as string[])], {
+        encoding: 'utf8',
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+      });
+      expect(run.status).toBe(0);
+      let mtu: string | undefined;
+      try {
+        mtu = readFileSync('/sys/class/net/eth0/mtu', 'utf8').trim();
+      } catch {
+        // no eth0 here: the script must then leave dockerd's defaults
+      }
+      const mtuArgs = mtu
+        ? [`--mtu=${mtu}`, `--default-network-opt=bridge=com.docker.network.driver.mtu=${mtu}`]
+        : [];
+      expect(run.stdout.trimEnd().split('\n')).toEqual([...(first.args as string[]), ...mtuArgs]);
     });
 
     it('keeps one pod with a stable selector and no API token', () => {

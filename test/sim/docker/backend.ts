@@ -24,6 +24,8 @@ export interface DockerPodBackendOptions {
   baseImage?: string | false;
   /** Pods (not docker hosts) that get their own network namespace on the pod network. Default none. */
   networked?: PodPredicate;
+  /** MTU of every pod's interface: the pod network's (GKE 1460, Calico IPIP 1440, VXLAN 1450). Default 1500. */
+  podMtu?: number;
 }
 
 export interface DockerPodBackend extends PodBackend {
@@ -55,20 +57,38 @@ function podKey(pod: SimObject): string {
   return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
 }
 
+/** The command and args of the pod's first container, in order. */
+function containerWords(pod: SimObject): string[] {
+  const spec = pod.spec as { containers?: Array<{ command?: unknown; args?: unknown }> } | undefined;
+  const first = spec?.containers?.[0];
+  return [first?.command, first?.args].flatMap((v) =>
+    Array.isArray(v) ? v.filter((w): w is string => typeof w === 'string') : [],
+  );
+}
+
 /**
  * Where the pod's dockerd listens for TCP, from its first container's command and args (`--host=tcp://H:2375`,
  * `-H tcp://H:2375`, or inside a `sh -c` script): '127.0.0.1' when every TCP host given is the loopback,
  * else as dockerd does without the flag in docker:dind, '0.0.0.0'.
  */
 export function dockerTcpHost(pod: SimObject): string {
-  const spec = pod.spec as { containers?: Array<{ command?: unknown; args?: unknown }> } | undefined;
-  const first = spec?.containers?.[0];
-  const words = [first?.command, first?.args].flatMap((v) =>
-    Array.isArray(v) ? v.filter((w): w is string => typeof w === 'string') : [],
-  );
+  const words = containerWords(pod);
   const hosts = words.flatMap((w) => [...w.matchAll(/tcp:\/\/([^\s:'"/]+):\d+/g)].map((m) => m[1]));
   const loopback = (h: string | undefined) => h === '127.0.0.1' || h === 'localhost';
   return hosts.length > 0 && hosts.every(loopback) ? '127.0.0.1' : '0.0.0.0';
+}
+
+/**
+ * The MTU the pod's dockerd gives its networks, from its first container's command and args: a start script that
+ * reads the pod's interface (`/sys/class/net/...` and `--mtu`, as the bundled templates do) gives 'pod', a fixed
+ * `--mtu=N` gives N, neither leaves dockerd's default.
+ */
+export function dockerMtu(pod: SimObject): number | 'pod' | undefined {
+  const text = containerWords(pod).join(' ');
+  if (!/--mtu\b/.test(text)) return undefined;
+  if (/\/sys\/class\/net\//.test(text)) return 'pod';
+  const fixed = Number(/--mtu[= ](\d+)/.exec(text)?.[1]);
+  return Number.isInteger(fixed) ? fixed : undefined;
 }
 
 function test(opt: boolean | PodPredicate | undefined, pod: SimObject): boolean {
@@ -134,6 +154,8 @@ export function dockerPodBackend(opts: DockerPodBackendOptions = {}): DockerPodB
           dockerd: !noDocker,
           missingCommands: !networkOnly && test(opts.tarMissing, pod) ? ['tar'] : [],
           tcpHost: dockerTcpHost(pod),
+          mtu: opts.podMtu,
+          dockerMtu: dockerMtu(pod),
         });
         try {
           if (baseImage && !noDocker) await ensureBusyboxImage(engine, baseImage);

@@ -50,6 +50,14 @@ export interface EngineOptions {
    * pod of the cluster can drive it) or '127.0.0.1' (the pod's loopback, reached only by port-forward).
    */
   tcpHost?: string;
+  /** MTU of the pod's network interface (both ends of its veth): the pod network's. Default 1500. */
+  mtu?: number;
+  /**
+   * The MTU dockerd gives its default bridge (BuildKit's RUN steps use it too) and every bridge network it
+   * creates (compose's): 'pod' reads the pod's interface at start, as the bundled templates' start script does.
+   * Default: dockerd's own, 1500.
+   */
+  dockerMtu?: number | 'pod';
 }
 
 export interface ExecOptions {
@@ -449,9 +457,14 @@ function run(cmd: string, args: string[], input?: string): Promise<void> {
   });
 }
 
-function daemonArgs(n: Names, index: number, tcpHost: string): string[] {
+function daemonArgs(n: Names, index: number, tcpHost: string, mtu: number | undefined): string[] {
+  const mtuArgs =
+    mtu === undefined
+      ? []
+      : [`--mtu=${mtu}`, `--default-network-opt=bridge=com.docker.network.driver.mtu=${mtu}`];
   return [
     'dockerd',
+    ...mtuArgs,
     // Our own (empty) config: a daemon.json on the host must not leak into the pods.
     `--config-file=${n.dir}/daemon.json`,
     `--data-root=${n.dir}/docker`,
@@ -559,6 +572,7 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
     [
       `link add ${n.vethHost} type veth peer name ${n.vethPod} netns ${n.netns}`,
       `addr add ${n.hostIp}/24 dev ${n.vethHost}`,
+      `link set ${n.vethHost} mtu ${opts.mtu ?? 1500}`,
       `link set ${n.vethHost} up`,
       '',
     ].join('\n'),
@@ -573,6 +587,7 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
     [
       'link set lo up',
       `addr add ${n.ip}/24 dev ${n.vethPod}`,
+      `link set ${n.vethPod} mtu ${opts.mtu ?? 1500}`,
       `link set ${n.vethPod} up`,
       `route add default via ${n.hostIp}`,
       '',
@@ -587,7 +602,9 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
   const logPath = path.join(n.dir, 'dockerd.log');
   const logFd = fs.openSync(logPath, 'a');
   const tcpHost = opts.tcpHost ?? '0.0.0.0';
-  const main = withDockerd ? daemonArgs(n, index, tcpHost) : ['sleep', 'infinity'];
+  // What the template's start script reads from the pod's interface.
+  const dockerMtu = opts.dockerMtu === 'pod' ? podMtu(n) : opts.dockerMtu;
+  const main = withDockerd ? daemonArgs(n, index, tcpHost, dockerMtu) : ['sleep', 'infinity'];
   // Not `ip netns exec`: it remounts /sys, after which dockerd finds no devices cgroup.
   const child = spawn(
     'nsenter',
@@ -720,6 +737,15 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
     },
   };
   return engine;
+}
+
+/** The MTU of the pod's side of its veth, as a process in the pod reads it from /sys/class/net/eth0/mtu. */
+function podMtu(n: Names): number {
+  const out = spawnSync('ip', ['-n', n.netns, '-o', 'link', 'show', n.vethPod], { encoding: 'utf8' }).stdout;
+  const mtu = Number(/ mtu (\d+)/.exec(out ?? '')?.[1]);
+  if (!Number.isInteger(mtu) || mtu <= 0)
+    throw new Error(`cannot read the MTU of ${n.vethPod} in ${n.netns}`);
+  return mtu;
 }
 
 /** GET /_ping over TCP; false on any failure. */
