@@ -110,7 +110,9 @@ describe.skipIf(skip !== undefined)(
       });
       expect(host.tcpHost).toBe('127.0.0.1');
 
-      // Where the network plugin enforces it, only the published ports get in at all.
+      // Where the network plugin enforces it, only the published ports get in at all. (A real API server takes
+      // this SSA from the action's ServiceAccount, fixtures kube-real-2/060 and 061; its bridge CNI ignored it,
+      // as the simulator does.)
       const policies = [...envObjects(sim, 'shop-pr-61').values()].filter((o) => o.kind === 'NetworkPolicy');
       expect(policies.map((p) => p.spec)).toEqual([
         {
