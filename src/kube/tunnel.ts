@@ -455,7 +455,7 @@ export async function waitForDocker(
           : `dockerd in pod ${tunnel.pod} did not answer on port ${tunnel.remotePort} ${within}: ${cause}`,
         {
           hint: refused
-            ? `Does a container of the docker-host pod run dockerd listening on tcp://0.0.0.0:${tunnel.remotePort}? Its logs say why not.`
+            ? `Does a container of the docker-host pod run dockerd listening on tcp://127.0.0.1:${tunnel.remotePort} (port-forward connects to the pod's loopback)? Its logs say why not.`
             : undefined,
           details: `last attempt: ${lastProblem}`,
         },

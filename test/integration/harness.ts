@@ -5,7 +5,11 @@ import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/kube/log.js';
-import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
+import {
+  type DockerPodBackend,
+  type DockerPodBackendOptions,
+  dockerPodBackend,
+} from '../sim/docker/backend.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';
@@ -24,19 +28,24 @@ export async function startSim(): Promise<KubeSim> {
 /**
  * A simulator whose docker-host pods are real Docker engines, with the kubelet's exec and port-forward
  * endpoints: what the Docker bridge needs; and its network (ingress controller, load balancers) reaching the
- * pods through the same port-forward (`networkOpts`: its IngressClass name, load-balancer delay, default
- * certificate). `close` stops all three, the network first (it dials the engines).
+ * pods at their pod-network address (`networkOpts`: its IngressClass name, load-balancer delay, default
+ * certificate; `backendOpts`: e.g. which other pods get a network namespace). `close` stops all three, the
+ * network first (it dials the engines).
  */
-export async function startDockerSim(networkOpts: NetworkOptions = {}): Promise<{
+export async function startDockerSim(
+  networkOpts: NetworkOptions = {},
+  backendOpts: DockerPodBackendOptions = {},
+): Promise<{
   sim: KubeSim;
   backend: DockerPodBackend;
   network: SimNetwork;
   close(): Promise<void>;
 }> {
-  const backend = dockerPodBackend();
+  const backend = dockerPodBackend(backendOpts);
   const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
   installKubeletEndpoints(sim, backend);
-  const network = await installNetwork(sim, (pod, port) => backend.portForward(pod, port), networkOpts);
+  // Services and Ingresses reach the pod at its address on the pod network, not through its loopback.
+  const network = await installNetwork(sim, (pod, port) => backend.dial(pod, port), networkOpts);
   return {
     sim,
     backend,

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -72,13 +75,49 @@ describe.each(BUNDLED_TEMPLATES)('bundled template %s', (name) => {
       expect(first.image).not.toMatch(/latest/);
     });
 
-    it('serves Docker on tcp 2375 without TLS and on the unix socket, and is ready only when it listens', () => {
-      const argv = [...((first.command as string[]) ?? []), ...((first.args as string[]) ?? [])];
+    it("serves Docker on the pod's loopback port 2375 without TLS and on the unix socket, and is ready only when it answers there", () => {
+      const argv = first.args as string[];
       expect(argv[0]).toBe('dockerd');
-      expect(argv).toContain('--host=tcp://0.0.0.0:2375');
+      // Not 0.0.0.0: every pod of the cluster could drive the privileged dockerd (issue 3).
+      expect(argv).toContain('--host=tcp://127.0.0.1:2375');
+      expect(argv.join(' ')).not.toMatch(/0\.0\.0\.0/);
       expect(argv).toContain('--host=unix:///var/run/docker.sock');
       expect(argv).toContain('--tls=false');
-      expect(at(first, 'readinessProbe', 'tcpSocket', 'port')).toBe(2375);
+      // A tcpSocket probe dials the pod IP, where dockerd no longer listens.
+      expect(at(first, 'readinessProbe', 'tcpSocket')).toBeUndefined();
+      expect(at(first, 'readinessProbe', 'exec', 'command')).toEqual([
+        'wget',
+        '-q',
+        '-O',
+        '/dev/null',
+        'http://127.0.0.1:2375/_ping',
+      ]);
+      expect(first.ports).toBeUndefined();
+    });
+
+    it("starts dockerd through the image's entrypoint with the MTU of the pod's interface for every network", () => {
+      const [shell, flag, script, name] = first.command as string[];
+      expect([shell, flag, name]).toEqual(['sh', '-c', 'dind-start']);
+      // Run the start script as the container would, with an entrypoint that prints what it was given.
+      const bin = mkdtempSync(path.join(tmpdir(), 'entrypoint-'));
+      writeFileSync(path.join(bin, 'dockerd-entrypoint.sh'), '#!/bin/sh\nprintf "%s\\n" "$@"\n', {
+        mode: 0o755,
+      });
+      const run = spawnSync('sh', ['-c', script!, name!, ...(first.args as string[])], {
+        encoding: 'utf8',
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+      });
+      expect(run.status).toBe(0);
+      let mtu: string | undefined;
+      try {
+        mtu = readFileSync('/sys/class/net/eth0/mtu', 'utf8').trim();
+      } catch {
+        // no eth0 here: the script must then leave dockerd's defaults
+      }
+      const mtuArgs = mtu
+        ? [`--mtu=${mtu}`, `--default-network-opt=bridge=com.docker.network.driver.mtu=${mtu}`]
+        : [];
+      expect(run.stdout.trimEnd().split('\n')).toEqual([...(first.args as string[]), ...mtuArgs]);
     });
 
     it('keeps one pod with a stable selector and no API token', () => {
@@ -191,7 +230,7 @@ describe.each(BUNDLED_TEMPLATES)('exposure in the bundled template %s', (name) =
 
   it('ingress: a ClusterIP Service on the published ports of the docker host pod, and one rule per URL', () => {
     const objects = render({ expose: 'ingress', ingressClass: 'nginx', tlsSecret: 'wildcard-tls' });
-    expect(kinds(objects)).toEqual(['Deployment', 'Ingress', 'Service']);
+    expect(kinds(objects)).toEqual(['Deployment', 'Ingress', 'NetworkPolicy', 'Service']);
     const svc = objects.find((o) => o.kind === 'Service')!;
     const host = objects.find(isDockerHost)!;
     expect(at(svc, 'spec', 'type')).toBe('ClusterIP');
@@ -223,6 +262,18 @@ describe.each(BUNDLED_TEMPLATES)('exposure in the bundled template %s', (name) =
       })),
     );
     for (const o of objects) expect(o.metadata.namespace).toBe(NS);
+    // Into the pod, only the published ports.
+    const policy = objects.find((o) => o.kind === 'NetworkPolicy')!;
+    expect(at(policy, 'spec', 'podSelector', 'matchLabels')).toEqual(at(svc, 'spec', 'selector'));
+    expect(at(policy, 'spec', 'policyTypes')).toEqual(['Ingress']);
+    expect(at(policy, 'spec', 'ingress')).toEqual([
+      {
+        ports: [
+          { protocol: 'TCP', port: 30100 },
+          { protocol: 'TCP', port: 8000 },
+        ],
+      },
+    ]);
   });
 
   it('ingress without a class or TLS secret leaves both to the cluster', () => {
@@ -233,7 +284,7 @@ describe.each(BUNDLED_TEMPLATES)('exposure in the bundled template %s', (name) =
 
   it('loadbalancer: one LoadBalancer Service and no Ingress', () => {
     const objects = render({ expose: 'loadbalancer' });
-    expect(kinds(objects)).toEqual(['Deployment', 'Service']);
+    expect(kinds(objects)).toEqual(['Deployment', 'NetworkPolicy', 'Service']);
     expect(
       at(
         objects.find((o) => o.kind === 'Service'),
@@ -243,18 +294,26 @@ describe.each(BUNDLED_TEMPLATES)('exposure in the bundled template %s', (name) =
     ).toBe('LoadBalancer');
   });
 
-  it('none, or no published ports: only the docker host', () => {
-    expect(kinds(render({ expose: 'none' }))).toEqual(['Deployment']);
-    expect(kinds(render({ expose: 'ingress', services: [] }))).toEqual(['Deployment']);
+  it('none, or no published ports: only the docker host, and nothing gets into its pod', () => {
+    for (const objects of [render({ expose: 'none' }), render({ expose: 'ingress', services: [] })]) {
+      expect(kinds(objects)).toEqual(['Deployment', 'NetworkPolicy']);
+      expect(
+        at(
+          objects.find((o) => o.kind === 'NetworkPolicy'),
+          'spec',
+          'ingress',
+        ),
+      ).toEqual([]);
+    }
   });
 
-  it('a Preevy context (namespace and id only) renders the docker host alone', () => {
+  it('a Preevy context (namespace and id only) renders the docker host and its closed NetworkPolicy', () => {
     const objects = prepareManifests({
       file,
       context: { namespace: NS, id, envId, labels: envLabels(envId, id) },
       namespace: NS,
       scopeOf,
     }).objects;
-    expect(kinds(objects)).toEqual(['Deployment']);
+    expect(kinds(objects)).toEqual(['Deployment', 'NetworkPolicy']);
   });
 });

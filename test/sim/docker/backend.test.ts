@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SimObject } from '../kube/types.js';
-import { dockerPodBackend } from './backend.js';
+import { dockerMtu, dockerPodBackend, dockerTcpHost } from './backend.js';
 import { listImages } from './images.js';
 import { collect, dockerUnavailable, leftovers } from './support.js';
 import { tarStream } from './tar.js';
@@ -23,6 +23,52 @@ function pod(name: string, labels: Record<string, string> = {}): SimObject {
     spec: { containers: [{ name: 'docker', image: 'docker:dind' }] },
   };
 }
+
+describe("where a pod's dockerd listens for TCP", () => {
+  const withArgs = (command: unknown, args: unknown): SimObject => ({
+    ...pod('p'),
+    spec: { containers: [{ name: 'docker', image: 'docker:dind', command, args }] },
+  });
+  it.each([
+    [
+      'the bundled templates',
+      undefined,
+      ['dockerd', '--host=tcp://127.0.0.1:2375', '--tls=false'],
+      '127.0.0.1',
+    ],
+    ["Preevy's templates", ['dockerd', '--host=tcp://0.0.0.0:2375'], undefined, '0.0.0.0'],
+    ['-H and localhost', undefined, ['dockerd', '-H', 'tcp://localhost:2375'], '127.0.0.1'],
+    [
+      'a start script',
+      ['sh', '-c'],
+      ['exec dockerd-entrypoint.sh dockerd --host=tcp://127.0.0.1:2375'],
+      '127.0.0.1',
+    ],
+    ['both', undefined, ['dockerd', '-H', 'tcp://127.0.0.1:2375', '-H', 'tcp://0.0.0.0:2376'], '0.0.0.0'],
+    ["docker:dind's default (no --host)", undefined, undefined, '0.0.0.0'],
+  ])('%s', (_, command, args, expected) => {
+    expect(dockerTcpHost(withArgs(command, args))).toBe(expected);
+  });
+});
+
+describe("the MTU a pod's dockerd gives its networks", () => {
+  const withArgs = (command: unknown, args: unknown): SimObject => ({
+    ...pod('p'),
+    spec: { containers: [{ name: 'docker', image: 'docker:dind', command, args }] },
+  });
+  it.each([
+    [
+      "the bundled templates' start script",
+      ['sh', '-c', 'mtu=$(cat /sys/class/net/eth0/mtu); exec x --mtu="$mtu"'],
+      ['dockerd'],
+      'pod',
+    ],
+    ['a fixed --mtu', undefined, ['dockerd', '--mtu=1450'], 1450],
+    ['none', undefined, ['dockerd', '--host=tcp://0.0.0.0:2375'], undefined],
+  ])('%s', (_, command, args, expected) => {
+    expect(dockerMtu(withArgs(command, args))).toBe(expected);
+  });
+});
 
 const dockerHost = (name: string) => pod(name, { 'app.kubernetes.io/component': 'docker-host' });
 

@@ -4,9 +4,11 @@
  * Each engine is one "pod": its own network namespace (a veth pair to the host: host 10.251.N.1, pod
  * 10.251.N.2) and its own private mount namespace in which a per-pod directory is bind-mounted on
  * /var/lib/preevy (the action's upload directory) and another on /run (so /var/run/docker.sock is the pod's
- * own). dockerd runs inside both namespaces, listening on that socket and on tcp://0.0.0.0:2375 like the
- * docker:dind image; exec into the pod enters the same namespaces, so files that `tar x` writes are the files
- * that the engine bind-mounts into containers.
+ * own). dockerd runs inside both namespaces, listening on that socket and on tcp://<tcpHost>:2375, where the
+ * pod's container args say (0.0.0.0 like the docker:dind image by default; 127.0.0.1 in the bundled templates);
+ * exec into the pod enters the same namespaces, so files that `tar x` writes are the files that the engine
+ * bind-mounts into containers. Pods reach each other through the host, as on a pod network: the host ends of
+ * the veths forward (per interface, so the host's own ip_forward stays as it is).
  *
  * Everything an engine makes is named by its index N, claimed per process under /tmp/preevy-sim-docker, so
  * engines of parallel test workers never collide and leftovers of a crashed run can be found and removed:
@@ -22,6 +24,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type PodSocket, startRelay } from './relay.js';
 
 export const SIM_DOCKER_ROOT = '/tmp/preevy-sim-docker';
 export const DOCKER_PORT = 2375;
@@ -42,6 +45,19 @@ export interface EngineOptions {
   missingCommands?: readonly string[];
   /** Bound on dockerd start-up. */
   readyTimeoutMs?: number;
+  /**
+   * Where dockerd's TCP socket listens inside the pod: '0.0.0.0' (default, every address of the pod, so every
+   * pod of the cluster can drive it) or '127.0.0.1' (the pod's loopback, reached only by port-forward).
+   */
+  tcpHost?: string;
+  /** MTU of the pod's network interface (both ends of its veth): the pod network's. Default 1500. */
+  mtu?: number;
+  /**
+   * The MTU dockerd gives its default bridge (BuildKit's RUN steps use it too) and every bridge network it
+   * creates (compose's): 'pod' reads the pod's interface at start, as the bundled templates' start script does.
+   * Default: dockerd's own, 1500.
+   */
+  dockerMtu?: number | 'pod';
 }
 
 export interface ExecOptions {
@@ -61,6 +77,8 @@ export interface Engine {
   /** Host path of the pod's /var/run/docker.sock (absent when dockerd is false). */
   readonly socketPath: string;
   readonly tcpPort: typeof DOCKER_PORT;
+  /** Where dockerd's TCP socket listens inside the pod (see EngineOptions.tcpHost). */
+  readonly tcpHost: string;
   /** Host directory holding the pod's files: preevy/ is its /var/lib/preevy, run/ its /run. */
   readonly podRoot: string;
   /** dockerd (or the placeholder process when dockerd is false); its namespaces are the pod's. */
@@ -75,10 +93,16 @@ export interface Engine {
    * of a missing file: 'error' with code ENOENT (message in the container runtime's words), then 'close'.
    */
   exec(argv: readonly string[], opts?: ExecOptions): ChildProcess;
-  /** A TCP connection from the host to <ip>:2375. */
-  connectDocker(): net.Socket;
+  /** A TCP connection to dockerd's TCP socket, made inside the pod (works whatever tcpHost is). */
+  connectDocker(): PodSocket;
   /** A TCP connection from the host to <ip>:<port>; a refused connection is an 'error' event. */
   connect(port: number): net.Socket;
+  /**
+   * A TCP connection made inside the pod's network namespace, to 127.0.0.1:<port> by default (what the kubelet's
+   * port-forward does), or to any address (what a process of this pod would reach). A refused connection is an
+   * 'error' event with code ECONNREFUSED.
+   */
+  connectInPod(port: number, host?: string): PodSocket;
   /** Kills every process of the pod, removes netns, veth, cgroups, mounts and directories. Idempotent. */
   stop(): Promise<void>;
 }
@@ -433,9 +457,14 @@ function run(cmd: string, args: string[], input?: string): Promise<void> {
   });
 }
 
-function daemonArgs(n: Names, index: number): string[] {
+function daemonArgs(n: Names, index: number, tcpHost: string, mtu: number | undefined): string[] {
+  const mtuArgs =
+    mtu === undefined
+      ? []
+      : [`--mtu=${mtu}`, `--default-network-opt=bridge=com.docker.network.driver.mtu=${mtu}`];
   return [
     'dockerd',
+    ...mtuArgs,
     // Our own (empty) config: a daemon.json on the host must not leak into the pods.
     `--config-file=${n.dir}/daemon.json`,
     `--data-root=${n.dir}/docker`,
@@ -444,7 +473,7 @@ function daemonArgs(n: Names, index: number): string[] {
     '-H',
     'unix:///run/docker.sock',
     '-H',
-    `tcp://0.0.0.0:${DOCKER_PORT}`,
+    `tcp://${tcpHost}:${DOCKER_PORT}`,
     '--tls=false',
     // Started by the wrapper beforehand: a dockerd-managed containerd costs ~1 s more at start-up.
     '--containerd=/run/containerd/containerd.sock',
@@ -543,25 +572,39 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
     [
       `link add ${n.vethHost} type veth peer name ${n.vethPod} netns ${n.netns}`,
       `addr add ${n.hostIp}/24 dev ${n.vethHost}`,
+      `link set ${n.vethHost} mtu ${opts.mtu ?? 1500}`,
       `link set ${n.vethHost} up`,
       '',
     ].join('\n'),
   );
+  // Pod-to-pod traffic is routed by the host. IPv4 forwarding is decided by the interface a packet came in on,
+  // so turning it on for this veth alone routes between pods without touching the host's other interfaces;
+  // it goes away with the veth.
+  fs.writeFileSync(`/proc/sys/net/ipv4/conf/${n.vethHost}/forwarding`, '1\n');
   await run(
     'ip',
     ['-n', n.netns, '-batch', '-'],
     [
       'link set lo up',
       `addr add ${n.ip}/24 dev ${n.vethPod}`,
+      `link set ${n.vethPod} mtu ${opts.mtu ?? 1500}`,
       `link set ${n.vethPod} up`,
       `route add default via ${n.hostIp}`,
       '',
     ].join('\n'),
   );
 
+  // In the pod's cgroup, so that every teardown path (stop, a failed start, the stale sweep) kills it too.
+  const relay = startRelay(`/run/netns/${n.netns}`, () => {});
+  fs.mkdirSync(path.join(tracking, 'relay'), { recursive: true });
+  fs.writeFileSync(path.join(tracking, 'relay', 'cgroup.procs'), `${relay.pid}\n`);
+
   const logPath = path.join(n.dir, 'dockerd.log');
   const logFd = fs.openSync(logPath, 'a');
-  const main = withDockerd ? daemonArgs(n, index) : ['sleep', 'infinity'];
+  const tcpHost = opts.tcpHost ?? '0.0.0.0';
+  // What the template's start script reads from the pod's interface.
+  const dockerMtu = opts.dockerMtu === 'pod' ? podMtu(n) : opts.dockerMtu;
+  const main = withDockerd ? daemonArgs(n, index, tcpHost, dockerMtu) : ['sleep', 'infinity'];
   // Not `ip netns exec`: it remounts /sys, after which dockerd finds no devices cgroup.
   const child = spawn(
     'nsenter',
@@ -601,11 +644,19 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
     }
   };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  await Promise.race([
+    relay.ready,
+    sleep(Math.max(0, deadline - Date.now())).then(() => {
+      throw new Error(`the netns helper of ${opts.name} did not start`);
+    }),
+  ]);
   if (withDockerd) {
-    // Through TCP, the way the action reaches it: the unix socket may answer a moment earlier.
+    // Through TCP inside the pod, the way the action's port-forward reaches it: the unix socket may answer a
+    // moment earlier.
     for (;;) {
       if (hasExited) throw new Error(`dockerd of ${opts.name} exited during start-up:\n${logTail()}`);
-      if (await ping(n.ip, Math.max(100, deadline - Date.now()))) break;
+      if (await ping(() => relay.connect('127.0.0.1', DOCKER_PORT), Math.max(100, deadline - Date.now())))
+        break;
       if (Date.now() > deadline)
         throw new Error(`dockerd of ${opts.name} did not answer /_ping:\n${logTail()}`);
       await sleep(50);
@@ -637,6 +688,7 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
     hostIp: n.hostIp,
     socketPath: path.join(n.dir, 'run', 'docker.sock'),
     tcpPort: DOCKER_PORT,
+    tcpHost,
     podRoot: n.dir,
     pid,
     dockerd: withDockerd,
@@ -661,14 +713,18 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
       return child;
     },
     connectDocker() {
-      return net.connect({ host: n.ip, port: DOCKER_PORT });
+      return relay.connect('127.0.0.1', DOCKER_PORT);
     },
     connect(port) {
       return net.connect({ host: n.ip, port });
     },
+    connectInPod(port, host = '127.0.0.1') {
+      return relay.connect(host, port);
+    },
     stop() {
       stopping ??= (async () => {
         for (const c of execs) c.kill('SIGKILL');
+        relay.stop();
         // dockerd, containerd, shims and containers are all in the cgroup: SIGKILL is enough, since the data
         // root goes too, and is much faster than a graceful stop (httpd as PID 1 ignores SIGTERM for 10 s).
         await killPod(n, 10_000);
@@ -683,18 +739,28 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
   return engine;
 }
 
+/** The MTU of the pod's side of its veth, as a process in the pod reads it from /sys/class/net/eth0/mtu. */
+function podMtu(n: Names): number {
+  const out = spawnSync('ip', ['-n', n.netns, '-o', 'link', 'show', n.vethPod], { encoding: 'utf8' }).stdout;
+  const mtu = Number(/ mtu (\d+)/.exec(out ?? '')?.[1]);
+  if (!Number.isInteger(mtu) || mtu <= 0)
+    throw new Error(`cannot read the MTU of ${n.vethPod} in ${n.netns}`);
+  return mtu;
+}
+
 /** GET /_ping over TCP; false on any failure. */
-function ping(host: string, timeoutMs: number): Promise<boolean> {
+function ping(connect: () => PodSocket, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = net.connect({ host, port: DOCKER_PORT });
+    const sock = connect();
     let data = '';
+    const timer = setTimeout(() => done(false), timeoutMs);
     const done = (ok: boolean) => {
+      clearTimeout(timer);
       sock.destroy();
       resolve(ok);
     };
-    sock.setTimeout(timeoutMs, () => done(false));
     sock.on('error', () => done(false));
-    sock.on('connect', () => sock.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n'));
+    sock.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n');
     sock.on('data', (c: Buffer) => {
       data += c.toString();
     });

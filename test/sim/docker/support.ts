@@ -22,7 +22,12 @@ export function dockerUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * The engine's API as the tests reach it from the host: its TCP socket at the pod's address, or, when dockerd
+ * listens on the pod's loopback only (the bundled templates), the pod's unix socket.
+ */
 export function tcp(engine: Engine): DockerTarget {
+  if (engine.tcpHost !== '0.0.0.0') return { socketPath: engine.socketPath };
   return { host: engine.ip, port: engine.tcpPort };
 }
 

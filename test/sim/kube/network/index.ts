@@ -1,10 +1,10 @@
 /**
  * The cluster's network as a client outside it sees it: ingress-nginx serving Ingresses, and a cloud provider's
  * load balancers for `type: LoadBalancer` Services, both reaching pods through a `dial(pod, port)` function (the
- * docker backend's portForward, or anything a test provides). Controllers of the simulator's kind: they watch
+ * docker backend's dial, or anything a test provides). Controllers of the simulator's kind: they watch
  * the store, write status through it, and stop with close().
  *
- *   const network = await installNetwork(sim, (pod, port) => backend.portForward(pod, port));
+ *   const network = await installNetwork(sim, (pod, port) => backend.dial(pod, port));
  *   const res = await network.fetch('https://web-80-pr-1.preview.example.com/'); // as with curl --resolve
  *   await network.close();
  *
@@ -84,7 +84,7 @@ export interface NetworkOptions {
   defaultCertificateHosts?: string[];
 }
 
-/** dial(pod, port): a TCP connection to that port of that pod (the docker backend's portForward gives one). */
+/** dial(pod, port): a TCP connection to that port of that pod (the docker backend's dial gives one). */
 export async function installNetwork(
   sim: KubeSim,
   dial: Dial,
