@@ -11,6 +11,7 @@ import { type ControllerOptions, defaultPodBehaviour, startControllers } from '.
 import { type AuditEntry, Faults } from './faults.js';
 import { jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './merge/index.js';
 import { Authenticator, Authorizer, type Rule } from './rbac.js';
+import { podLog } from './logs.js';
 import { loadDiscovery } from './resources.js';
 import { loadSchemas } from './schema/index.js';
 import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server.js';
@@ -116,15 +117,16 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const audit: AuditEntry[] = [];
   const upgradeHandlers = new Map<UpgradeKind, UpgradeHandler>();
   const codecs = loadCodecs();
+  const pods: PodBehaviour = { ...defaultPodBehaviour(), ...opts.pods };
+  const podLogOf = (pod: SimObject, query: URLSearchParams) => podLog(pod, query, pods);
   const api = new ApiServer(
-    { store, discovery, authn, authz, faults, audit, codecs, upgradeHandlers },
+    { store, discovery, authn, authz, faults, audit, codecs, upgradeHandlers, podLog: podLogOf },
     { key: certs.keyPem, cert: certs.certPem },
   );
   const port = await api.listen(opts.port ?? 0, host);
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `https://${urlHost}:${port}`;
 
-  const pods: PodBehaviour = { ...defaultPodBehaviour(), ...opts.pods };
   const controllers = startControllers(store, pods, opts.podBackend, opts.controllers ?? {});
 
   let closing: Promise<void> | undefined;

@@ -52,6 +52,8 @@ export interface ServerDeps {
   audit: AuditEntry[];
   codecs: Codecs;
   upgradeHandlers: Map<UpgradeKind, UpgradeHandler>;
+  /** `pods/log`: what the kubelet would stream (logs.ts); without it the subresource is NotFound. */
+  podLog?: (pod: SimObject, query: URLSearchParams) => string;
 }
 
 interface Reply {
@@ -1082,6 +1084,11 @@ export class ApiServer {
       if (ctx.method !== 'GET' && ctx.method !== 'POST') throw errors.methodNotAllowed();
       this.mustGet(t, p);
       throw errors.badRequest('Upgrade request required');
+    }
+    if (t.group === '' && t.resource === 'pods' && sub === 'log' && this.deps.podLog) {
+      if (ctx.method !== 'GET') throw errors.methodNotAllowed();
+      const pod = this.mustGet(t, p);
+      return { status: 200, body: this.deps.podLog(pod, ctx.url.searchParams), contentType: 'text/plain' };
     }
     if (t.group === '' && t.resource === 'serviceaccounts' && sub === 'token') {
       if (ctx.method !== 'POST') throw errors.methodNotAllowed();
