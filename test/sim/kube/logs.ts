@@ -54,7 +54,10 @@ export function podLog(pod: SimObject, query: URLSearchParams, behaviour: PodBeh
   const cs = statuses.find((s) => s.name === name);
   const output = behaviour.containerLogs.get(spec.image) ?? '';
   const lines = query.has('tailLines') ? Number(query.get('tailLines')) : undefined;
-  const everRan = cs?.state?.running !== undefined || cs?.state?.terminated !== undefined || cs?.lastState?.terminated !== undefined;
+  const everRan =
+    cs?.state?.running !== undefined ||
+    cs?.state?.terminated !== undefined ||
+    cs?.lastState?.terminated !== undefined;
   if (query.get('previous') === 'true') {
     if (!cs?.lastState?.terminated) {
       throw badRequest(`previous terminated container "${name}" in pod "${podName}" not found`);

@@ -16,8 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { admitPod, randomSuffix } from './admission.js';
-import { enforcePodSecurity } from './podsecurity.js';
 import { errors } from './errors.js';
+import { enforcePodSecurity } from './podsecurity.js';
 import { apiVersionOf, hasGeneration, hasStatusSubresource } from './resources.js';
 import { compileSelector } from './selectors.js';
 import type { ListOptions, ObjectKey, ResourceType, SimObject, Store, WatchEvent } from './types.js';

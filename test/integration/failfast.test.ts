@@ -1,0 +1,220 @@
+/**
+ * The wait fails fast, with the reason, on the pod states a real cluster shows for a docker host that will
+ * never become ready (fixtures kube-real-2 063-098, 114-129): each test waits with a ten-minute timeout and
+ * asserts what the error says; the simulator's back-off scale keeps the kubelet's 10 s steps short.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { ActionError, errorMessage, ReadinessError } from '../../src/errors.js';
+import { applyObjects } from '../../src/kube/apply.js';
+import { connect, type KubeClient } from '../../src/kube/client.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { waitForRollout } from '../../src/kube/wait.js';
+import { type KubeSim, type SimObject, startKubeSim } from '../sim/kube/index.js';
+
+const NS = 'failfast';
+const PSA_NS = 'failfast-baseline';
+const FM = 'preevy-kube-action';
+const TEN_MINUTES = 10 * 60_000;
+/** Short, so that the states a retry might fix fail within the test; the real default is 45 s. */
+const GRACE_MS = 300;
+const CRASH_IMAGE = 'registry.example/dind:crashes';
+const CRASH_LOG = 'starting\nfailed to start daemon: error initializing graphdriver: driver not supported\n';
+
+type Container = Record<string, unknown>;
+
+function dockerHost(name: string, namespace: string, container: Container): KubeObject {
+  const labels = { 'preevy.dev/instance': name, 'app.kubernetes.io/component': 'docker-host' };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { 'preevy.dev/instance': name } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [
+            {
+              name: 'docker',
+              image: 'docker:27.5.1-dind',
+              securityContext: { privileged: true },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              ...container,
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+describe('the wait fails fast, naming the reason', () => {
+  let sim: KubeSim;
+  let admin: KubeClient;
+
+  beforeAll(async () => {
+    sim = await startKubeSim({ namespaces: [NS], controllers: { backoffScale: 0.01 } });
+    sim.pods.startDelayMs = 20;
+    sim.pods.readyDelayMs = 30;
+    sim.pods.crashingImages.add(CRASH_IMAGE);
+    sim.pods.containerLogs.set(CRASH_IMAGE, CRASH_LOG);
+    // Fixture 099: a namespace whose Pod Security level refuses privileged pods.
+    sim.store.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: PSA_NS, labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } },
+    } as unknown as SimObject);
+    admin = await connect({ kubeconfig: sim.kubeconfig({ namespace: NS }), namespace: NS });
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await sim?.close();
+  });
+
+  async function failure(
+    client: KubeClient,
+    name: string,
+    container: Container,
+    namespace = NS,
+  ): Promise<ReadinessError> {
+    await applyObjects(client, [dockerHost(name, namespace, container)], {
+      serverSide: true,
+      fieldManager: FM,
+    });
+    const err = await waitForRollout(client, {
+      namespace,
+      name,
+      timeoutMs: TEN_MINUTES,
+      pollMs: 50,
+      failureGraceMs: GRACE_MS,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReadinessError);
+    if (process.env.SHOW_MESSAGES) console.log(errorMessage(err));
+    return err as ReadinessError;
+  }
+
+  it('an image absent with pull policy Never (ErrImageNeverPull)', async () => {
+    sim.pods.missingImages.add('localhost/not-imported:1.0');
+    const err = await failure(admin, 'img-never', {
+      image: 'localhost/not-imported:1.0',
+      imagePullPolicy: 'Never',
+    });
+    expect(err.message).toMatch(/Pod img-never-[a-z0-9]+-[a-z0-9]+, container docker: ErrImageNeverPull/);
+    expect(err.message).toContain(
+      'Container image "localhost/not-imported:1.0" is not present with pull policy of Never',
+    );
+    expect(err.message).not.toMatch(/did not become ready within/);
+    expect(err.hint).toMatch(/imagePullPolicy is Never/);
+  });
+
+  it('an image that cannot be pulled (ImagePullBackOff past the grace)', async () => {
+    sim.pods.missingImages.add('registry.invalid.example/team/dind:1.0');
+    const err = await failure(admin, 'img-pull', { image: 'registry.invalid.example/team/dind:1.0' });
+    expect(err.message).toMatch(/container docker: (ErrImagePull|ImagePullBackOff) \(for over 300ms\)/);
+    expect(err.message).toContain('failed to resolve reference "registry.invalid.example/team/dind:1.0"');
+    expect(err.hint).toMatch(/cannot be pulled/);
+  });
+
+  it('a crash loop: the reason, the exit code and the last log lines', async () => {
+    const err = await failure(admin, 'crash', { image: CRASH_IMAGE });
+    expect(err.message).toMatch(/container docker: (CrashLoopBackOff|restarted \d+ times, last Error)/);
+    expect(err.message).toMatch(/exit code 1, restarted \d+ times/);
+    expect(err.message).toContain('Last 2 log lines:\n    starting\n    failed to start daemon');
+    expect(err.logs).toBe(CRASH_LOG.trimEnd());
+    expect(err.hint).toMatch(/keeps exiting/);
+  });
+
+  it('a crash loop as the documented Role: the log lines are readable (pods/log)', async () => {
+    for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
+      const o = doc.toJS() as SimObject;
+      o.metadata.namespace = NS;
+      for (const s of (o.subjects as Array<{ namespace?: string }> | undefined) ?? []) s.namespace = NS;
+      sim.store.create(o);
+    }
+    sim.addToken('role-token', `system:serviceaccount:${NS}:preevy-kube-action`);
+    const sa = await connect({
+      kubeconfig: sim.kubeconfig({ token: 'role-token', namespace: NS }),
+      namespace: NS,
+    });
+    try {
+      const err = await failure(sa, 'crash-role', { image: CRASH_IMAGE });
+      expect(err.message).toContain('failed to start daemon: error initializing graphdriver');
+      expect(err.message).toContain('Last 2 log lines');
+    } finally {
+      await sa.close();
+    }
+  });
+
+  it('a crash loop without pods/log: the reason and the termination message, and what to grant', async () => {
+    // The Role of before: everything to read pods, not their logs (fixture 082 answers 403).
+    sim.addToken('nolog-token', `system:serviceaccount:${NS}:nolog`, [
+      { verbs: ['get', 'list', 'watch', 'create', 'patch'], apiGroups: ['apps'], resources: ['deployments'] },
+      { verbs: ['get', 'list', 'watch'], apiGroups: ['apps'], resources: ['replicasets'] },
+      { verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['pods', 'events'] },
+    ]);
+    const sa = await connect({
+      kubeconfig: sim.kubeconfig({ token: 'nolog-token', namespace: NS }),
+      namespace: NS,
+    });
+    try {
+      const err = await failure(sa, 'crash-nolog', { image: CRASH_IMAGE });
+      expect(err.message).toMatch(/container docker: (CrashLoopBackOff|restarted \d+ times)/);
+      expect(err.message).toContain('403 on pods/log');
+      expect(err.message).toMatch(/grant `get` on `pods\/log`/);
+      // FallbackToLogsOnError put the log's tail in the termination message (fixture 077).
+      expect(err.message).toContain('Termination message:\n    starting\n    failed to start daemon');
+      expect(err.logs).toBe(CRASH_LOG.trimEnd());
+    } finally {
+      await sa.close();
+    }
+  });
+
+  it('a missing ConfigMap (CreateContainerConfigError past the grace)', async () => {
+    const err = await failure(admin, 'config-error', {
+      env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'no-such-configmap', key: 'x' } } }],
+    });
+    expect(err.message).toMatch(/container docker: CreateContainerConfigError \(for over 300ms\)/);
+    expect(err.message).toContain('configmap "no-such-configmap" not found');
+    expect(err.hint).toMatch(/ConfigMap or Secret/);
+  });
+
+  it('a missing ConfigMap key names the key', async () => {
+    sim.store.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'present', namespace: NS },
+      data: { other: '1' },
+    } as unknown as SimObject);
+    const err = await failure(admin, 'config-key', {
+      env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'present', key: 'absent-key' } } }],
+    });
+    expect(err.message).toContain(`couldn't find key absent-key in ConfigMap ${NS}/present`);
+  });
+
+  it('an unschedulable pod with no scale-up in sight', async () => {
+    const err = await failure(admin, 'unschedulable', { resources: { requests: { cpu: '1000' } } });
+    expect(err.message).toMatch(/Pod unschedulable-[a-z0-9]+-[a-z0-9]+: Unschedulable \(for over 300ms\)/);
+    expect(err.message).toContain('0/1 nodes are available: 1 Insufficient cpu.');
+    expect(err.hint).toMatch(/No node can run the pod/);
+  });
+
+  it('a Pod Security refusal names the namespace label to set', async () => {
+    const client = await connect({ kubeconfig: sim.kubeconfig({ namespace: PSA_NS }), namespace: PSA_NS });
+    const err = await failure(client, 'psa', {}, PSA_NS).finally(() => client.close());
+    expect(err.message).toContain('violates PodSecurity "baseline:latest"');
+    expect(err.message).toContain(
+      'privileged (container "docker" must not set securityContext.privileged=true)',
+    );
+    expect(err.message).toContain(
+      `namespace ${PSA_NS} needs the label pod-security.kubernetes.io/enforce=privileged`,
+    );
+    expect(err.hint).toContain(
+      `kubectl label namespace ${PSA_NS} pod-security.kubernetes.io/enforce=privileged --overwrite`,
+    );
+    expect(err.hint).toMatch(/rootless-sysbox/);
+    expect(err).toBeInstanceOf(ActionError);
+  });
+});
