@@ -23,6 +23,7 @@ import {
   condition,
   containerStatuses,
   eventTime,
+  num,
   rec,
   selectorOf,
   str,
@@ -312,6 +313,9 @@ export function podWatcher(
       const security = podSecurityProblem(deploy);
       if (security) return security;
       const selector = selectorOf(deploy);
+      // Until the controller has seen the latest spec, its revision annotation names the previous ReplicaSet.
+      const observed = num(rec(deploy.status)?.observedGeneration) ?? 0;
+      if (observed < (deploy.metadata.generation ?? 0)) return undefined;
       if (refused || !selector || Date.now() - lastCheck < POD_CHECK_MS) return undefined;
       lastCheck = Date.now();
       try {

@@ -217,4 +217,114 @@ describe('the wait fails fast, naming the reason', () => {
     expect(err.hint).toMatch(/rootless-sysbox/);
     expect(err).toBeInstanceOf(ActionError);
   });
+
+  /** Polls the store (not the code under test) until a pod of `name` satisfies `ok`. */
+  async function podOf(name: string, ok: (pod: SimObject) => boolean): Promise<SimObject> {
+    for (;;) {
+      const pod = sim.store
+        .list('', 'pods', { namespace: NS, labelSelector: `preevy.dev/instance=${name}` })
+        .find(ok);
+      if (pod) return pod;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('an image pull that recovers within the grace does not fail the wait', async () => {
+    const image = 'registry.example/dind:late';
+    sim.pods.missingImages.add(image);
+    await applyObjects(admin, [dockerHost('img-late', NS, { image })], {
+      serverSide: true,
+      fieldManager: FM,
+    });
+    await podOf('img-late', (p) =>
+      (p.status?.containerStatuses ?? []).some((c: { state?: { waiting?: { reason?: string } } }) =>
+        ['ErrImagePull', 'ImagePullBackOff'].includes(c.state?.waiting?.reason ?? ''),
+      ),
+    );
+    sim.pods.missingImages.delete(image);
+    const ready = await waitForRollout(admin, {
+      namespace: NS,
+      name: 'img-late',
+      timeoutMs: TEN_MINUTES,
+      pollMs: 50,
+      failureGraceMs: 60_000,
+    });
+    expect((ready.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+  });
+
+  it('an unschedulable pod waits while the cluster autoscaler adds a node (TriggeredScaleUp)', async () => {
+    await applyObjects(admin, [dockerHost('scale-up', NS, { resources: { requests: { cpu: '8' } } })], {
+      serverSide: true,
+      fieldManager: FM,
+    });
+    const pod = await podOf('scale-up', (p) =>
+      (p.status?.conditions ?? []).some((c: { reason?: string }) => c.reason === 'Unschedulable'),
+    );
+    const now = new Date().toISOString();
+    sim.store.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${pod.metadata.name}.scaleup`, namespace: NS },
+      involvedObject: { kind: 'Pod', namespace: NS, name: pod.metadata.name, uid: pod.metadata.uid },
+      reason: 'TriggeredScaleUp',
+      message: 'pod triggered scale-up: [{pool-large 1->2 (max: 3)}]',
+      source: { component: 'cluster-autoscaler' },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+      type: 'Normal',
+    } as unknown as SimObject);
+    const lines: string[] = [];
+    const log = {
+      info: (m: string) => {
+        lines.push(m);
+        // The new node comes once the wait has decided to wait for it (the simulator has one node: it grows,
+        // and stays grown for the tests after this one); the scheduler's periodic retry then binds the pod.
+        if (m.includes('waits for a new node')) sim.pods.nodeCpuMillis = 16_000;
+      },
+      warning: () => {},
+      debug: () => {},
+    };
+    const ready = await waitForRollout(admin, {
+      namespace: NS,
+      name: 'scale-up',
+      timeoutMs: TEN_MINUTES,
+      pollMs: 50,
+      failureGraceMs: GRACE_MS,
+      log,
+    });
+    expect((ready.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+    expect(lines).toContain(
+      `Pod ${pod.metadata.name} waits for a new node: pod triggered scale-up: [{pool-large 1->2 (max: 3)}]`,
+    );
+  });
+
+  it("an old pod's crash loop does not fail the rollout that replaces it", async () => {
+    await applyObjects(admin, [dockerHost('fixed', NS, { image: CRASH_IMAGE })], {
+      serverSide: true,
+      fieldManager: FM,
+    });
+    await podOf('fixed', (p) =>
+      (p.status?.containerStatuses ?? []).some(
+        (c: { restartCount?: number; state?: { waiting?: { reason?: string } } }) =>
+          (c.restartCount ?? 0) >= 2 && c.state?.waiting?.reason === 'CrashLoopBackOff',
+      ),
+    );
+    // The fix: a RollingUpdate keeps the crash-looping pod until the new one is available, which takes a
+    // while here (the new pod starts late), so the wait sees the old pod's crash loop for a few checks.
+    sim.pods.startDelayMs = 2500;
+    try {
+      await applyObjects(admin, [dockerHost('fixed', NS, {})], { serverSide: true, fieldManager: FM });
+      const ready = await waitForRollout(admin, {
+        namespace: NS,
+        name: 'fixed',
+        timeoutMs: TEN_MINUTES,
+        pollMs: 50,
+        failureGraceMs: GRACE_MS,
+      });
+      expect((ready.status as { updatedReplicas?: number }).updatedReplicas).toBe(1);
+    } finally {
+      sim.pods.startDelayMs = 20;
+    }
+  });
 });
