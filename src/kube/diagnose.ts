@@ -358,7 +358,7 @@ export function diagnosisHints(input: DiagnosticsInput): string[] {
       const label = 'pod-security.kubernetes.io/enforce=privileged';
       const ns = input.namespace ?? '<namespace>';
       hints.add(
-        `The namespace's Pod Security level forbids the privileged docker host pod: a cluster admin can allow it with \`kubectl label namespace ${ns} ${label} --overwrite\`; otherwise deploy to a namespace labelled ${label}, or use the rootless-sysbox template on a cluster that runs Sysbox (no privileged container).`,
+        `The namespace's Pod Security level forbids the privileged docker host pod: a cluster admin can allow it with \`kubectl label namespace ${ns} ${label} --overwrite\`; otherwise deploy to a namespace labelled ${label}, or use the rootless-sysbox template on a cluster that runs Sysbox (no privileged container: it passes the baseline level, not restricted).`,
       );
     } else if (failure?.status === 'True') {
       hints.add(
