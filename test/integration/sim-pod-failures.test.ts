@@ -195,7 +195,11 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
     }
     expect((await send('112')).status).toBe(201);
 
-    expect((await send('100')).status).toBe(201);
+    // 100, 105: the Deployment is accepted; Pod Security only adds a Warning header.
+    const accepted = await send('100');
+    expect(accepted.status).toBe(201);
+    expect(accepted.headers.warning).toBe(fixture('100').response.headers.Warning);
+    expect((await send('105')).headers.warning).toBe(fixture('105').response.headers.Warning);
     const rsPath = '/apis/apps/v1/namespaces/kr2-psa-baseline/replicasets';
     // biome-ignore lint/suspicious/noExplicitAny: as above
     let rs: any;

@@ -1,8 +1,8 @@
 /**
  * Pod Security admission, as the real API server enforces it per namespace label
  * `pod-security.kubernetes.io/enforce` (fixtures 099-122): a Pod that violates the level is refused with 403
- * (102, 107, also with dryRun), a workload is not (100, 105: only a `Warning` header, which this simulator does
- * not send), so its ReplicaSet fails to create pods (114, 117). Checks implemented: the ones a Docker-in-Docker
+ * (102, 107), a workload is not (100, 105: only a `Warning` header, `workloadWarning`), so its ReplicaSet
+ * fails to create pods (114, 117). Checks implemented: the ones a Docker-in-Docker
  * pod trips (privileged for baseline; plus the four container checks of restricted), in the real messages.
  */
 import { StatusError } from './errors.js';
@@ -95,4 +95,24 @@ export function enforcePodSecurity(namespace: SimObject | undefined, pod: SimObj
     details: { name, kind: 'pods' },
     code: 403,
   } as ConstructorParameters<typeof StatusError>[1]);
+}
+
+const WORKLOAD_TEMPLATES: Record<string, (o: SimObject) => unknown> = {
+  Deployment: (o) => o.spec?.template?.spec,
+  ReplicaSet: (o) => o.spec?.template?.spec,
+  StatefulSet: (o) => o.spec?.template?.spec,
+  DaemonSet: (o) => o.spec?.template?.spec,
+  Job: (o) => o.spec?.template?.spec,
+  CronJob: (o) => o.spec?.jobTemplate?.spec?.template?.spec,
+};
+
+/** The `Warning` a workload whose pod template violates the enforced level gets (fixtures 100, 101, 105, 106). */
+export function workloadWarning(namespace: SimObject | undefined, obj: SimObject): string | undefined {
+  const level = namespace?.metadata.labels?.[ENFORCE_LABEL];
+  const template = WORKLOAD_TEMPLATES[obj.kind]?.(obj);
+  if (!level || !template || typeof template !== 'object') return undefined;
+  const violations = podSecurityViolations(level, template as Record<string, unknown>);
+  return violations.length
+    ? `would violate PodSecurity "${level}:latest": ${violations.join(', ')}`
+    : undefined;
 }

@@ -15,6 +15,7 @@ import { randomSuffix } from './admission.js';
 import type { ApplyResult, Codecs } from './codecs.js';
 import { errors, type StatusBody, StatusError } from './errors.js';
 import type { AuditEntry, CutAction, Faults } from './faults.js';
+import { workloadWarning } from './podsecurity.js';
 import type { Attributes, Authenticator, Authorizer, Identity } from './rbac.js';
 import { apiVersionOf, type Discovery } from './resources.js';
 import { compileSelector } from './selectors.js';
@@ -748,6 +749,14 @@ export class ApiServer {
     if (causes.length) throw errors.invalid(t.kind, t.group, obj.metadata.name ?? '', causes);
   }
 
+  /** Pod Security admission's warning on a workload (it is accepted; its pods will not be). */
+  private podSecurityWarning(ctx: Ctx, obj: SimObject): void {
+    if (!obj.metadata.namespace) return;
+    const ns = this.deps.store.get({ group: '', resource: 'namespaces', name: obj.metadata.namespace });
+    const warning = workloadWarning(ns, obj);
+    if (warning) ctx.warnings.push(warning);
+  }
+
   private defaults(obj: SimObject): SimObject {
     return this.deps.codecs.schemas.applyDefaults(obj.apiVersion, obj.kind, obj);
   }
@@ -782,6 +791,7 @@ export class ApiServer {
     }
     this.checkNamespace(t, obj);
     this.validate(t, obj);
+    this.podSecurityWarning(ctx, obj);
     obj = this.deps.codecs.recordUpdate({
       updated: obj,
       manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
@@ -813,6 +823,7 @@ export class ApiServer {
     obj = this.unknownFields(ctx, t, obj);
     obj = this.defaults(obj);
     this.validate(t, obj, existing);
+    this.podSecurityWarning(ctx, obj);
     obj = this.deps.codecs.recordUpdate({
       old: existing,
       updated: obj,
@@ -894,6 +905,7 @@ export class ApiServer {
     obj = this.unknownFields(ctx, t, obj);
     obj = this.defaults(obj);
     this.validate(t, obj, existing);
+    this.podSecurityWarning(ctx, obj);
     obj = this.deps.codecs.recordUpdate({
       old: existing,
       updated: obj,
@@ -941,6 +953,7 @@ export class ApiServer {
     let obj = this.defaults(result.object);
     if (!existing) this.checkNamespace(t, obj);
     this.validate(t, obj, existing);
+    this.podSecurityWarning(ctx, obj);
     goSerialize(t, obj);
     if (this.dryRun(ctx)) return { status: existing ? 200 : 201, body: canonicalize(obj) };
     if (!existing) return { status: 201, body: this.deps.store.create(obj) };
