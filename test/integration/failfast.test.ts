@@ -127,6 +127,18 @@ describe('the wait fails fast, naming the reason', () => {
     expect(err.hint).toMatch(/keeps exiting/);
   });
 
+  it('a crash loop whose log lines are JSON: shown as text', async () => {
+    const image = 'registry.example/dind:json-logs';
+    const json = '{"level":"info","msg":"starting"}\n{"level":"fatal","msg":"no space left on device"}\n';
+    sim.pods.crashingImages.add(image);
+    sim.pods.containerLogs.set(image, json);
+    const err = await failure(admin, 'crash-json', { image });
+    expect(err.message).toContain(
+      'Last 2 log lines:\n    {"level":"info","msg":"starting"}\n    {"level":"fatal"',
+    );
+    expect(err.message).not.toMatch(/could not be read/);
+  });
+
   it('a crash loop as the documented Role: the log lines are readable (pods/log)', async () => {
     for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
       const o = doc.toJS() as SimObject;
