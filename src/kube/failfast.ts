@@ -76,8 +76,11 @@ function containerProblem(pod: KubeObject, cs: ContainerStatus): PodProblem | un
   }
   const terminated = cs.state?.terminated;
   const last = cs.lastState?.terminated;
+  // An exit 0 is no crash (a finished init container); a regular container that exits 0 and restarts ends
+  // in CrashLoopBackOff, which is recognised then.
   const crashLoop =
-    reason === 'CrashLoopBackOff' || (terminated !== undefined && restartCount >= CRASH_RESTARTS);
+    reason === 'CrashLoopBackOff' ||
+    (terminated !== undefined && terminated.exitCode !== 0 && restartCount >= CRASH_RESTARTS);
   if (!crashLoop) return undefined;
   const exited = terminated ?? last;
   return {
@@ -325,13 +328,11 @@ export function podWatcher(
         });
         let problems = pods.flatMap(podProblems);
         if (problems.length > 0) {
+          // Without a known current ReplicaSet (revision not set yet) nothing is judged.
           const hash = await currentHash(deploy, selector);
           const mine = new Set(
-            pods
-              .filter((p) => hash === undefined || p.metadata.labels?.[TEMPLATE_HASH] === hash)
-              .map((p) => p.metadata.name),
+            pods.filter((p) => p.metadata.labels?.[TEMPLATE_HASH] === hash).map((p) => p.metadata.name),
           );
-          // Without a known current ReplicaSet (revision not set yet) nothing is judged.
           problems = hash === undefined ? [] : problems.filter((p) => mine.has(p.pod));
         }
         for (const p of clock.due(problems, Date.now())) {

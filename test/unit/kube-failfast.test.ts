@@ -97,6 +97,18 @@ describe('pod problems from recorded failures', () => {
     expect(podSecurityProblem({ ...rs, kind: 'ReplicaSet' })?.pod).toMatch(/^ReplicaSet dind-/);
   });
 
+  it('an init container that finished after restarts is no crash loop', () => {
+    const pod = structuredClone(obj('077'));
+    const status = pod.status as Record<string, unknown> & {
+      containerStatuses: Array<Record<string, unknown>>;
+    };
+    const init = structuredClone(status.containerStatuses[0]!);
+    init.state = { terminated: { exitCode: 0, reason: 'Completed' } };
+    status.initContainerStatuses = [init];
+    status.containerStatuses[0]!.state = { running: { startedAt: 'now' } };
+    expect(podProblems(pod)).toEqual([]);
+  });
+
   it('a healthy or terminating pod has no problem', () => {
     const crash = obj('124');
     expect(podProblems({ ...crash, metadata: { ...crash.metadata, deletionTimestamp: 'now' } })).toEqual([]);
