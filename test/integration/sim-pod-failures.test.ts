@@ -186,9 +186,9 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
     );
   });
 
-  it('Pod Security: a bare Pod is refused (102, 107), a Deployment is not, and its ReplicaSet fails (114, 116)', async () => {
+  it('Pod Security: a bare Pod is refused (102, 107; dry runs 103, 108), a Deployment is not, and its ReplicaSet fails (114, 116)', async () => {
     for (const num of ['099', '104', '109']) expect((await send(num)).status).toBe(201);
-    for (const num of ['102', '107']) {
+    for (const num of ['102', '103', '107', '108']) {
       const r = await send(num);
       expect(r.status).toBe(403);
       expect(r.json).toEqual(fixture(num).response.body);

@@ -15,7 +15,7 @@ import { randomSuffix } from './admission.js';
 import type { ApplyResult, Codecs } from './codecs.js';
 import { errors, type StatusBody, StatusError } from './errors.js';
 import type { AuditEntry, CutAction, Faults } from './faults.js';
-import { workloadWarning } from './podsecurity.js';
+import { enforcePodSecurity, workloadWarning } from './podsecurity.js';
 import type { Attributes, Authenticator, Authorizer, Identity } from './rbac.js';
 import { apiVersionOf, type Discovery } from './resources.js';
 import { compileSelector } from './selectors.js';
@@ -801,7 +801,17 @@ export class ApiServer {
       operation: 'Update',
     });
     goSerialize(t, obj);
-    if (this.dryRun(ctx)) return { status: 201, body: canonicalize(obj) };
+    if (this.dryRun(ctx)) {
+      // Admission runs for a dry run too (fixtures 103, 108); the store runs it for a real create.
+      if (t.group === '' && t.resource === 'pods') {
+        const ns = obj.metadata.namespace ?? p.namespace;
+        enforcePodSecurity(
+          ns ? this.deps.store.get({ group: '', resource: 'namespaces', name: ns }) : undefined,
+          obj,
+        );
+      }
+      return { status: 201, body: canonicalize(obj) };
+    }
     return { status: 201, body: this.deps.store.create(obj) };
   }
 
