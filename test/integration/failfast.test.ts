@@ -6,16 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { down } from '../../src/commands/down.js';
-import { up } from '../../src/commands/up.js';
 import { ActionError, errorMessage, ReadinessError } from '../../src/errors.js';
-import { bundledTemplate } from '../../src/inputs.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { waitForRollout } from '../../src/kube/wait.js';
 import { type KubeSim, type SimObject, startKubeSim } from '../sim/kube/index.js';
-import { ctxFor, expectRejects, inputsFor, NAMESPACE, startSim } from './harness.js';
 
 const NS = 'failfast';
 const PSA_NS = 'failfast-baseline';
@@ -98,6 +94,17 @@ describe('the wait fails fast, naming the reason', () => {
     expect(err).toBeInstanceOf(ReadinessError);
     if (process.env.SHOW_MESSAGES) console.log(errorMessage(err));
     return err as ReadinessError;
+  }
+
+  /** Polls the store (not the code under test) until a pod of `name` satisfies `ok`. */
+  async function podOf(name: string, ok: (pod: SimObject) => boolean): Promise<SimObject> {
+    for (;;) {
+      const pod = sim.store
+        .list('', 'pods', { namespace: NS, labelSelector: `preevy.dev/instance=${name}` })
+        .find(ok);
+      if (pod) return pod;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   it('an image absent with pull policy Never (ErrImageNeverPull)', async () => {
@@ -197,6 +204,32 @@ describe('the wait fails fast, naming the reason', () => {
     expect(err.hint).toMatch(/ConfigMap or Secret/);
   });
 
+  it('a ConfigMap applied within the grace: the wait goes on and succeeds', async () => {
+    const host = dockerHost('config-late', NS, {
+      env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'late', key: 'x' } } }],
+    });
+    await applyObjects(admin, [host], { serverSide: true, fieldManager: FM });
+    await podOf('config-late', (p) =>
+      (p.status?.containerStatuses ?? []).some(
+        (c: { state?: { waiting?: { reason?: string } } }) =>
+          c.state?.waiting?.reason === 'CreateContainerConfigError',
+      ),
+    );
+    await applyObjects(
+      admin,
+      [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late', namespace: NS }, data: { x: '1' } }],
+      { serverSide: true, fieldManager: FM },
+    );
+    const ready = await waitForRollout(admin, {
+      namespace: NS,
+      name: 'config-late',
+      timeoutMs: TEN_MINUTES,
+      pollMs: 50,
+      failureGraceMs: 60_000,
+    });
+    expect((ready.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+  });
+
   it('a missing ConfigMap key names the key', async () => {
     sim.store.create({
       apiVersion: 'v1',
@@ -233,17 +266,6 @@ describe('the wait fails fast, naming the reason', () => {
     expect(err.hint).toMatch(/rootless-sysbox/);
     expect(err).toBeInstanceOf(ActionError);
   });
-
-  /** Polls the store (not the code under test) until a pod of `name` satisfies `ok`. */
-  async function podOf(name: string, ok: (pod: SimObject) => boolean): Promise<SimObject> {
-    for (;;) {
-      const pod = sim.store
-        .list('', 'pods', { namespace: NS, labelSelector: `preevy.dev/instance=${name}` })
-        .find(ok);
-      if (pod) return pod;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 
   it('an image pull that recovers within the grace does not fail the wait', async () => {
     const image = 'registry.example/dind:late';
@@ -342,58 +364,5 @@ describe('the wait fails fast, naming the reason', () => {
     } finally {
       sim.pods.startDelayMs = 20;
     }
-  });
-});
-
-describe('up with the bundled template, when dockerd crash-loops', () => {
-  let sim: KubeSim;
-  beforeAll(async () => {
-    sim = await startSim();
-    sim.pods.crashingImages.add('docker:27.5.1-dind');
-    sim.pods.containerLogs.set('docker:27.5.1-dind', CRASH_LOG);
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
-
-  it('fails with the log tail, long before the ready-timeout, and keeps the environment for inspection', async () => {
-    const inputs = inputsFor(sim, { template: bundledTemplate(), readyTimeoutMs: TEN_MINUTES });
-    const ctx = ctxFor(61);
-    const err = await expectRejects(up(inputs, ctx));
-    expect(err).toBeInstanceOf(ActionError);
-    const text = errorMessage(err);
-    expect(text).toMatch(/Pod shop-pr-61-[a-z0-9]+-dind-[a-z0-9]+-[a-z0-9]+, container docker: /);
-    expect(text).toContain('failed to start daemon: error initializing graphdriver: driver not supported');
-    expect(text).toMatch(/stays in namespace .* for inspection/);
-    // The log reaches the PR comment through the error's logs.
-    expect((err as ActionError).logs).toBe(CRASH_LOG.trimEnd());
-    await down(inputs, ctx);
-  });
-
-  it('with a Role that lacks pods/log: the termination message (FallbackToLogsOnError) shows the tail', async () => {
-    // examples/rbac/role.yaml as it was before it granted pods/log.
-    for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
-      const o = doc.toJS() as SimObject;
-      if (o.kind === 'Role')
-        o.rules = (o.rules as Array<{ resources: string[] }>).filter(
-          (r) => !r.resources.includes('pods/log'),
-        );
-      sim.store.create(o);
-    }
-    sim.addToken('old-role', `system:serviceaccount:${NAMESPACE}:preevy-kube-action`);
-    const inputs = inputsFor(sim, {
-      template: bundledTemplate(),
-      readyTimeoutMs: TEN_MINUTES,
-      kubeconfig: sim.kubeconfig({ token: 'old-role', namespace: NAMESPACE }),
-    });
-    const ctx = ctxFor(62);
-    const err = await expectRejects(up(inputs, ctx));
-    const text = errorMessage(err);
-    expect(text).toContain('403 on pods/log');
-    expect(text).toContain(
-      'Termination message:\n    starting\n    failed to start daemon: error initializing graphdriver',
-    );
-    expect((err as ActionError).logs).toBe(CRASH_LOG.trimEnd());
-    await down(inputs, ctx);
   });
 });
