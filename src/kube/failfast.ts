@@ -312,14 +312,18 @@ export function podWatcher(
 
   return {
     graceMs,
-    async check(deploy: KubeObject): Promise<PodProblem | undefined> {
+    /**
+     * `explain`: the rollout has failed already (progress deadline): any problem, due or not, says why, and
+     * the once-a-second limit does not apply.
+     */
+    async check(deploy: KubeObject, explain = false): Promise<PodProblem | undefined> {
       const security = podSecurityProblem(deploy);
       if (security) return security;
       const selector = selectorOf(deploy);
       // Until the controller has seen the latest spec, its revision annotation names the previous ReplicaSet.
       const observed = num(rec(deploy.status)?.observedGeneration) ?? 0;
       if (observed < (deploy.metadata.generation ?? 0)) return undefined;
-      if (refused || !selector || Date.now() - lastCheck < POD_CHECK_MS) return undefined;
+      if (refused || !selector || (!explain && Date.now() - lastCheck < POD_CHECK_MS)) return undefined;
       lastCheck = Date.now();
       try {
         const pods = await listObjects(client, POD, opts.namespace, {
@@ -335,6 +339,7 @@ export function podWatcher(
           );
           problems = hash === undefined ? [] : problems.filter((p) => mine.has(p.pod));
         }
+        if (explain) return problems.find((p) => p.immediate) ?? problems[0];
         for (const p of clock.due(problems, Date.now())) {
           if (p.kind !== 'unschedulable') return p;
           const verdict = await autoscalerVerdict(client, {

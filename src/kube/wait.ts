@@ -194,13 +194,17 @@ async function readinessFailure(
   });
 }
 
-/** The ReadinessError for a problem the pod checks found: its reason, the log tail, and the diagnostics. */
+/**
+ * The ReadinessError for a problem the pod checks found: its reason, the log tail, and the diagnostics;
+ * `failed` is the Deployment's own verdict when it came first (progress deadline exceeded).
+ */
 async function problemFailure(
   client: KubeClient,
   opts: WaitOptions,
   p: PodProblem,
-  graceMs: number,
   deploy: KubeObject,
+  failed?: string,
+  graceMs?: number,
 ): Promise<ReadinessError> {
   const tail =
     p.kind === 'crash' && p.container
@@ -212,9 +216,8 @@ async function problemFailure(
         })
       : {};
   const d = describeProblem(p, opts.namespace, tail, graceMs);
-  return readinessFailure(client, opts, `Deployment ${opts.name} cannot become ready: ${d.message}`, deploy, {
-    logs: d.logs,
-  });
+  const head = failed ?? `Deployment ${opts.name} cannot become ready:`;
+  return readinessFailure(client, opts, `${head} ${d.message}`, deploy, { logs: d.logs });
 }
 
 /**
@@ -282,10 +285,14 @@ async function pollRollout(
         lastMessage = state.message;
       }
       if (state.done) return deploy;
-      if (state.failed)
-        throw await readinessFailure(client, opts, `${state.failed.replace(/\.$/, '')}.`, deploy);
+      if (state.failed) {
+        const failed = `${state.failed.replace(/\.$/, '')}.`;
+        const why = await pods.check(deploy, true);
+        if (why) throw await problemFailure(client, opts, why, deploy, failed);
+        throw await readinessFailure(client, opts, failed, deploy);
+      }
       const problem = await pods.check(deploy);
-      if (problem) throw await problemFailure(client, opts, problem, pods.graceMs, deploy);
+      if (problem) throw await problemFailure(client, opts, problem, deploy, undefined, pods.graceMs);
       if (state.warning) {
         warningSince ??= Date.now();
         if (Date.now() - warningSince >= graceMs) {

@@ -129,6 +129,25 @@ describe('the wait fails fast, naming the reason', () => {
     expect(err.hint).toMatch(/cannot be pulled/);
   });
 
+  it('a progress deadline that passes first: the error still names the pod, container and reason', async () => {
+    sim.pods.missingImages.add('registry.invalid.example/team/dind:2.0');
+    const host = dockerHost('deadline', NS, { image: 'registry.invalid.example/team/dind:2.0' });
+    (host.spec as Record<string, unknown>).progressDeadlineSeconds = 1;
+    await applyObjects(admin, [host], { serverSide: true, fieldManager: FM });
+    const err = await waitForRollout(admin, {
+      namespace: NS,
+      name: 'deadline',
+      timeoutMs: TEN_MINUTES,
+      pollMs: 50,
+      failureGraceMs: TEN_MINUTES,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReadinessError);
+    const text = errorMessage(err);
+    expect(text).toMatch(
+      /^Deployment deadline exceeded its progress deadline \(ProgressDeadlineExceeded\): ReplicaSet "deadline-[a-z0-9]+" has timed out progressing\. Pod deadline-[a-z0-9]+-[a-z0-9]+, container docker: (ErrImagePull|ImagePullBackOff): /,
+    );
+  });
+
   it('a crash loop: the reason, the exit code and the last log lines', async () => {
     const err = await failure(admin, 'crash', { image: CRASH_IMAGE });
     expect(err.message).toMatch(/container docker: (CrashLoopBackOff|restarted \d+ times, last Error)/);
