@@ -228,7 +228,9 @@ export async function createKubeClient(
       throw new ApiException<string>(rsp.httpStatusCode, `${req.method} ${req.path}`, text, headers);
     }
     let body: unknown = text;
-    if (text.trim().startsWith('{') || text.trim().startsWith('[')) body = JSON.parse(text);
+    // A log (text/plain) may well start with `{`: only JSON answers are parsed.
+    const plain = (rsp.headers['content-type'] ?? '').startsWith('text/plain');
+    if (!plain && (text.trim().startsWith('{') || text.trim().startsWith('['))) body = JSON.parse(text);
     else if (text === '') body = undefined;
     return { status: rsp.httpStatusCode, body: body as T };
   };

@@ -10,6 +10,12 @@
  * when it happens rather than up to a poll later (kubectl rollout status watches too). A watch that fails or
  * ends is opened again at the next poll, one the server refuses (401, 403, 404, 405) is not; either way the polls
  * go on as before.
+ *
+ * While it waits it also looks at the pods (failfast.ts), at most once a second: a state that will not fix
+ * itself (an image that cannot be pulled, a crash loop, a missing ConfigMap, an unschedulable pod, a Pod
+ * Security refusal) fails the wait with its reason and the container's last log lines, instead of holding the
+ * runner until the ready-timeout. Only pods of the Deployment's current ReplicaSet count: an old pod crash-looping
+ * while a fixed template rolls out is what the rollout replaces.
  */
 import { ReadinessError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
@@ -17,6 +23,7 @@ import type { KubeClient } from './client.js';
 import { collectDiagnostics, diagnosisHints, formatDiagnostics } from './diagnose.js';
 import { collectionPath, requireResource } from './discovery.js';
 import { isTransientError, toKubeError } from './errors.js';
+import { containerLogTail, describeProblem, type PodProblem, podWatcher } from './failfast.js';
 import { type Log, noopLog } from './log.js';
 import { getObject } from './objects.js';
 import { condition, type DeploymentStatus, deploymentStatus, desiredReplicas, selectorOf } from './shapes.js';
@@ -46,6 +53,12 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** How long ReplicaFailure=True may last before the wait fails; default 15 s. */
   replicaFailureGraceMs?: number;
+  /**
+   * How long a pod state that a retry may still fix (ErrImagePull/ImagePullBackOff, CreateContainerConfigError,
+   * Unschedulable without a scale-up) may last before the wait fails; default 45 s. ErrImageNeverPull,
+   * InvalidImageName, a crash loop and a Pod Security refusal fail at once.
+   */
+  failureGraceMs?: number;
 }
 
 const DEPLOYMENT: TypeRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
@@ -165,6 +178,7 @@ async function readinessFailure(
   opts: WaitOptions,
   message: string,
   last: KubeObject | undefined,
+  found: { logs?: string } = {},
 ): Promise<ReadinessError> {
   const input = await collectDiagnostics(client, {
     namespace: opts.namespace,
@@ -176,7 +190,34 @@ async function readinessFailure(
   return new ReadinessError(`${message}\n${report}`, {
     hint: hints.length > 0 ? hints.join('\n') : undefined,
     details: last ? JSON.stringify(last.status ?? {}) : undefined,
+    logs: found.logs,
   });
+}
+
+/**
+ * The ReadinessError for a problem the pod checks found: its reason, the log tail, and the diagnostics;
+ * `failed` is the Deployment's own verdict when it came first (progress deadline exceeded).
+ */
+async function problemFailure(
+  client: KubeClient,
+  opts: WaitOptions,
+  p: PodProblem,
+  deploy: KubeObject,
+  failed?: string,
+  graceMs?: number,
+): Promise<ReadinessError> {
+  const tail =
+    p.kind === 'crash' && p.container
+      ? await containerLogTail(client, {
+          namespace: opts.namespace,
+          pod: p.pod,
+          container: p.container,
+          signal: opts.signal,
+        })
+      : {};
+  const d = describeProblem(p, opts.namespace, tail, graceMs);
+  const head = failed ?? `Deployment ${opts.name} cannot become ready:`;
+  return readinessFailure(client, opts, `${head} ${d.message}`, deploy, { logs: d.logs });
 }
 
 /**
@@ -187,7 +228,13 @@ async function readinessFailure(
 export async function waitForRollout(client: KubeClient, opts: WaitOptions): Promise<KubeObject> {
   const changes = changeWatch(client, opts, opts.log ?? noopLog);
   try {
-    return await pollRollout(client, opts, changes);
+    const pods = podWatcher(client, {
+      namespace: opts.namespace,
+      graceMs: opts.failureGraceMs,
+      log: opts.log ?? noopLog,
+      signal: opts.signal,
+    });
+    return await pollRollout(client, opts, changes, pods);
   } finally {
     changes.stop();
   }
@@ -197,6 +244,7 @@ async function pollRollout(
   client: KubeClient,
   opts: WaitOptions,
   changes: ReturnType<typeof changeWatch>,
+  pods: ReturnType<typeof podWatcher>,
 ): Promise<KubeObject> {
   const log = opts.log ?? noopLog;
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
@@ -237,8 +285,14 @@ async function pollRollout(
         lastMessage = state.message;
       }
       if (state.done) return deploy;
-      if (state.failed)
-        throw await readinessFailure(client, opts, `${state.failed.replace(/\.$/, '')}.`, deploy);
+      if (state.failed) {
+        const failed = `${state.failed.replace(/\.$/, '')}.`;
+        const why = await pods.check(deploy, true);
+        if (why) throw await problemFailure(client, opts, why, deploy, failed);
+        throw await readinessFailure(client, opts, failed, deploy);
+      }
+      const problem = await pods.check(deploy);
+      if (problem) throw await problemFailure(client, opts, problem, deploy, undefined, pods.graceMs);
       if (state.warning) {
         warningSince ??= Date.now();
         if (Date.now() - warningSince >= graceMs) {

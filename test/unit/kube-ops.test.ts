@@ -893,8 +893,9 @@ describe('waitForRollout', () => {
       type: 'ReplicaFailure',
       status: 'True',
       reason: 'FailedCreate',
+      // A quota: a Pod Security refusal fails at once, with its own message (test/integration/failfast.test.ts).
       message:
-        'pods "web-1" is forbidden: violates PodSecurity "baseline:latest": privileged (container "docker" must not set securityContext.privileged=true)',
+        'pods "web-1" is forbidden: exceeded quota: compute, requested: cpu=1, used: cpu=2, limited: cpu=2',
     });
     const err = await waitForRollout(serving([d]), {
       namespace: 'fixtures',
@@ -904,7 +905,7 @@ describe('waitForRollout', () => {
       replicaFailureGraceMs: 0,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReadinessError);
-    expect((err as ReadinessError).message).toMatch(/cannot create its pods: FailedCreate: .*PodSecurity/);
-    expect((err as ReadinessError).hint).toMatch(/Pod Security/);
+    expect((err as ReadinessError).message).toMatch(/cannot create its pods: FailedCreate: .*exceeded quota/);
+    expect((err as ReadinessError).hint).toMatch(/a quota/);
   });
 });

@@ -9,6 +9,7 @@ import { simCerts } from './certs.js';
 import type { Codecs } from './codecs.js';
 import { type ControllerOptions, defaultPodBehaviour, startControllers } from './controllers/index.js';
 import { type AuditEntry, Faults } from './faults.js';
+import { podLog } from './logs.js';
 import { jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './merge/index.js';
 import { Authenticator, Authorizer, type Rule } from './rbac.js';
 import { loadDiscovery } from './resources.js';
@@ -123,6 +124,8 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const audit: AuditEntry[] = [];
   const upgradeHandlers = new Map<UpgradeKind, UpgradeHandler>();
   const codecs = loadCodecs();
+  const pods: PodBehaviour = { ...defaultPodBehaviour(), ...opts.pods };
+  const podLogOf = (pod: SimObject, query: URLSearchParams) => podLog(pod, query, pods);
   const api = new ApiServer(
     {
       store,
@@ -133,6 +136,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
       audit,
       codecs,
       upgradeHandlers,
+      podLog: podLogOf,
       wire: { mode: opts.wire?.mode ?? defaultWireMode(), rand: prng(opts.wire?.seed ?? opts.seed ?? 1) },
     },
     { key: certs.keyPem, cert: certs.certPem },
@@ -141,7 +145,6 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `https://${urlHost}:${port}`;
 
-  const pods: PodBehaviour = { ...defaultPodBehaviour(), ...opts.pods };
   const controllers = startControllers(store, pods, opts.podBackend, opts.controllers ?? {});
 
   let closing: Promise<void> | undefined;

@@ -16,6 +16,7 @@ import type { ApplyResult, Codecs } from './codecs.js';
 import { errors, type StatusBody, StatusError } from './errors.js';
 import { confirmRbacWrite, type RbacWrite } from './escalation.js';
 import type { AuditEntry, CutAction, Faults } from './faults.js';
+import { enforcePodSecurity, workloadWarning } from './podsecurity.js';
 import type { Attributes, Authenticator, Authorizer, Identity } from './rbac.js';
 import { apiVersionOf, type Discovery } from './resources.js';
 import { compileSelector } from './selectors.js';
@@ -58,6 +59,8 @@ export interface ServerDeps {
   codecs: Codecs;
   upgradeHandlers: Map<UpgradeKind, UpgradeHandler>;
   wire: { mode: WireMode; rand: () => number };
+  /** `pods/log`: what the kubelet would stream (logs.ts); without it the subresource is NotFound. */
+  podLog?: (pod: SimObject, query: URLSearchParams) => string;
 }
 
 interface Reply {
@@ -763,6 +766,14 @@ export class ApiServer {
     if (causes.length) throw errors.invalid(t.kind, t.group, obj.metadata.name ?? '', causes);
   }
 
+  /** Pod Security admission's warning on a workload (it is accepted; its pods will not be). */
+  private podSecurityWarning(ctx: Ctx, obj: SimObject): void {
+    if (!obj.metadata.namespace) return;
+    const ns = this.deps.store.get({ group: '', resource: 'namespaces', name: obj.metadata.namespace });
+    const warning = workloadWarning(ns, obj);
+    if (warning) ctx.warnings.push(warning);
+  }
+
   private defaults(obj: SimObject): SimObject {
     return this.deps.codecs.schemas.applyDefaults(obj.apiVersion, obj.kind, obj);
   }
@@ -798,6 +809,7 @@ export class ApiServer {
     this.checkNamespace(t, obj);
     this.confirmRbac(ctx, t, p, obj);
     this.validate(t, obj);
+    this.podSecurityWarning(ctx, obj);
     obj = this.deps.codecs.recordUpdate({
       updated: obj,
       manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
@@ -812,6 +824,14 @@ export class ApiServer {
       // (kube-real-2/044, 049).
       obj.metadata.uid = randomUUID();
       obj.metadata.creationTimestamp = this.now();
+      // Admission runs for a dry run too (fixtures 103, 108); the store runs it for a real create.
+      if (t.group === '' && t.resource === 'pods') {
+        const ns = obj.metadata.namespace ?? p.namespace;
+        enforcePodSecurity(
+          ns ? this.deps.store.get({ group: '', resource: 'namespaces', name: ns }) : undefined,
+          obj,
+        );
+      }
       return { status: 201, body: canonicalize(obj) };
     }
     return { status: 201, body: this.deps.store.create(obj) };
@@ -836,6 +856,7 @@ export class ApiServer {
     obj = this.defaults(obj);
     this.confirmRbac(ctx, t, p, obj, existing);
     this.validate(t, obj, existing);
+    this.podSecurityWarning(ctx, obj);
     obj = this.deps.codecs.recordUpdate({
       old: existing,
       updated: obj,
@@ -918,6 +939,7 @@ export class ApiServer {
     obj = this.defaults(obj);
     this.confirmRbac(ctx, t, p, obj, existing);
     this.validate(t, obj, existing);
+    this.podSecurityWarning(ctx, obj);
     obj = this.deps.codecs.recordUpdate({
       old: existing,
       updated: obj,
@@ -966,6 +988,7 @@ export class ApiServer {
     if (!existing) this.checkNamespace(t, obj);
     this.confirmRbac(ctx, t, p, obj, existing);
     this.validate(t, obj, existing);
+    this.podSecurityWarning(ctx, obj);
     goSerialize(t, obj);
     if (this.dryRun(ctx)) {
       if (!existing) {
@@ -1116,6 +1139,11 @@ export class ApiServer {
       if (ctx.method !== 'GET' && ctx.method !== 'POST') throw errors.methodNotAllowed();
       this.mustGet(t, p);
       throw errors.badRequest('Upgrade request required');
+    }
+    if (t.group === '' && t.resource === 'pods' && sub === 'log' && this.deps.podLog) {
+      if (ctx.method !== 'GET') throw errors.methodNotAllowed();
+      const pod = this.mustGet(t, p);
+      return { status: 200, body: this.deps.podLog(pod, ctx.url.searchParams), contentType: 'text/plain' };
     }
     if (t.group === '' && t.resource === 'serviceaccounts' && sub === 'token') {
       if (ctx.method !== 'POST') throw errors.methodNotAllowed();

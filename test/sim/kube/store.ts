@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { admitPod, randomSuffix } from './admission.js';
 import { errors } from './errors.js';
+import { enforcePodSecurity } from './podsecurity.js';
 import { apiVersionOf, hasGeneration, hasStatusSubresource } from './resources.js';
 import { compileSelector } from './selectors.js';
 import type { ListOptions, ObjectKey, ResourceType, SimObject, Store, WatchEvent } from './types.js';
@@ -393,6 +394,10 @@ export class MemoryStore implements Store {
   private prepareForCreate(t: ResourceType, obj: SimObject): void {
     const key = typeKey(t.group, t.resource);
     if (key === '/pods') {
+      enforcePodSecurity(
+        this.peek({ group: '', resource: 'namespaces', name: obj.metadata.namespace as string }),
+        obj,
+      );
       admitPod(obj);
       return;
     }

@@ -108,6 +108,12 @@ export interface PodBehaviour {
   missingImages: Set<string>;
   /** Images whose containers exit 1 at once: CrashLoopBackOff. */
   crashingImages: Set<string>;
+  /**
+   * What a container of an image writes to its log each time it runs (stdout and stderr together), served by
+   * `pods/log` and, for a crashing container with `terminationMessagePolicy: FallbackToLogsOnError`, its tail
+   * is the terminated state's message (fixtures 077, 080). Default: nothing.
+   */
+  containerLogs: Map<string, string>;
   /** Allocatable CPU of the single node, in millicores: requests beyond it make a pod Unschedulable. */
   nodeCpuMillis: number;
   /** Allocatable memory of the single node, in bytes. */

@@ -942,7 +942,26 @@ export class DeploymentController {
         setCondition(st, this.newCondition('Progressing', 'False', 'ProgressDeadlineExceeded', msg));
       }
     }
-    removeCondition(st, 'ReplicaFailure');
+    // getReplicaFailures: the new ReplicaSet's ReplicaFailure first, then an old one's, copied with its times
+    // (ReplicaSetToDeploymentCondition; fixture 116 shows it next to Progressing=True NewReplicaSetCreated).
+    const failure = [newRS, ...allRSs.filter((rs) => rs !== newRS)]
+      .map((rs) =>
+        ((rs?.status?.conditions ?? []) as Array<Record<string, string>>).find(
+          (c) => c.type === 'ReplicaFailure',
+        ),
+      )
+      .find((c) => c !== undefined);
+    if (failure) {
+      const time = failure.lastTransitionTime ?? rfc3339(this.rt.now());
+      setCondition(st, {
+        type: 'ReplicaFailure',
+        status: failure.status ?? 'True',
+        lastUpdateTime: time,
+        lastTransitionTime: time,
+        reason: failure.reason ?? 'FailedCreate',
+        message: failure.message ?? '',
+      });
+    } else removeCondition(st, 'ReplicaFailure');
 
     const next = formatStatus(st);
     if (deepEqual(d.status ?? {}, next)) {

@@ -40,6 +40,7 @@ export function defaultPodBehaviour(): PodBehaviour {
     readyDelayMs: 100,
     missingImages: new Set(),
     crashingImages: new Set(),
+    containerLogs: new Map(),
     nodeCpuMillis: 4000,
     nodeMemoryBytes: 16 * 1024 ** 3,
   };

@@ -7,7 +7,12 @@
  * - image in `missingImages`: ErrImageNeverPull for pull policy Never; otherwise ErrImagePull, then
  *   ImagePullBackOff until the next pull attempt (back-off 10s doubling to 300s).
  * - image in `crashingImages`, or a rejected `backend.start`: the container runs briefly and exits 1; the first
- *   restart is immediate, later ones wait in CrashLoopBackOff (10s, 20s, ... 300s, as the kubelet does).
+ *   restart is immediate, later ones wait in CrashLoopBackOff (10s, 20s, ... 300s, as the kubelet does). Between
+ *   an exit and the back-off the pod shows `state.terminated` with an identical `lastState.terminated` for a
+ *   sync (fixture 077), then `waiting: CrashLoopBackOff` (fixture 124): a reader must recognise both.
+ *   With `terminationMessagePolicy: FallbackToLogsOnError` the terminated message is the log's tail.
+ * - env from a ConfigMap or Secret (key) that does not exist: `CreateContainerConfigError` with the kubelet's
+ *   message (fixtures 089, 093), retried every 10s (scaled) until the object appears.
  * All back-off waits are multiplied by the runtime's backoffScale; the messages keep the real durations.
  *
  * Deletion: a pod that gets a deletionTimestamp has its containers stopped (backend.stop), is reported
@@ -31,13 +36,29 @@ const TERMINATE_MS = 20;
 const PULL_RESYNC_MS = 1000;
 const BACKOFF_BASE_S = 10;
 const BACKOFF_MAX_S = 300;
+/** How long an exited container shows `state.terminated` before the kubelet's next sync reports the back-off. */
+const TERMINATED_SYNC_MS = 1000;
+/** The kubelet's retry of a container whose ConfigMap or Secret is missing (a pod resync). */
+const CONFIG_RETRY_MS = 10_000;
+/** kubecontainer.MaxContainerTerminationMessageLogLines / ...LogLength: the FallbackToLogsOnError tail. */
+const FALLBACK_LOG_LINES = 80;
+const FALLBACK_LOG_BYTES = 2048;
 
 type Json = Record<string, unknown>;
+
+interface KeyRef {
+  name?: string;
+  key?: string;
+  optional?: boolean;
+}
 
 interface ContainerSpec {
   name: string;
   image: string;
   imagePullPolicy?: string;
+  terminationMessagePolicy?: string;
+  env?: Array<{ name: string; valueFrom?: { configMapKeyRef?: KeyRef; secretKeyRef?: KeyRef } }>;
+  envFrom?: Array<{ configMapRef?: KeyRef; secretRef?: KeyRef }>;
   readinessProbe?: unknown;
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
 }
@@ -103,6 +124,16 @@ function normalizedRef(image: string): string {
 
 function imageIdFor(image: string): string {
   return `sha256:${createHash('sha256').update(image).digest('hex')}`;
+}
+
+/** The last lines of a log as the kubelet keeps them for FallbackToLogsOnError. */
+function logTail(log: string): string {
+  const lines = log.split('\n');
+  const trailing = lines.at(-1) === '' ? 1 : 0;
+  let tail = lines.slice(-(FALLBACK_LOG_LINES + trailing)).join('\n');
+  if (Buffer.byteLength(tail) > FALLBACK_LOG_BYTES)
+    tail = Buffer.from(tail).subarray(-FALLBACK_LOG_BYTES).toString();
+  return tail;
 }
 
 function fieldPath(c: ContainerRt): string {
@@ -315,8 +346,54 @@ export class Kubelet {
     return this.behaviour.crashingImages.has(c.spec.image);
   }
 
+  /**
+   * The kubelet's makeEnvironmentVariables: a missing ConfigMap or Secret, or key, fails the container's
+   * creation (fixtures 089, 093). Returns the message, or undefined when every reference resolves.
+   */
+  private configError(pr: PodRt, c: ContainerRt): string | undefined {
+    const lookup = (resource: 'configmaps' | 'secrets', ref: KeyRef, key?: string): string | undefined => {
+      if (ref.optional || !ref.name) return undefined;
+      const obj = this.rt.store.get({ group: '', resource, namespace: pr.namespace, name: ref.name });
+      const kind = resource === 'configmaps' ? 'configmap' : 'secret';
+      if (!obj) return `${kind} "${ref.name}" not found`;
+      if (key === undefined) return undefined;
+      const data = { ...(obj.data ?? {}), ...(obj.binaryData ?? {}), ...(obj.stringData ?? {}) };
+      if (key in data) return undefined;
+      return `couldn't find key ${key} in ${resource === 'configmaps' ? 'ConfigMap' : 'Secret'} ${pr.namespace}/${ref.name}`;
+    };
+    for (const from of c.spec.envFrom ?? []) {
+      const err =
+        (from.configMapRef && lookup('configmaps', from.configMapRef)) ||
+        (from.secretRef && lookup('secrets', from.secretRef));
+      if (err) return err;
+    }
+    for (const e of c.spec.env ?? []) {
+      const cm = e.valueFrom?.configMapKeyRef;
+      const sec = e.valueFrom?.secretKeyRef;
+      const err =
+        (cm && lookup('configmaps', cm, cm.key ?? '')) || (sec && lookup('secrets', sec, sec.key ?? ''));
+      if (err) return err;
+    }
+    return undefined;
+  }
+
   /** The backend is started once per pod (again only after a rejection), before any container shows Running. */
-  private startContainers(pr: PodRt, cs: ContainerRt[]): void {
+  private startContainers(pr: PodRt, all: ContainerRt[]): void {
+    const cs: ContainerRt[] = [];
+    for (const c of all) {
+      const err = this.configError(pr, c);
+      if (err === undefined) {
+        cs.push(c);
+        continue;
+      }
+      c.state = { waiting: { reason: 'CreateContainerConfigError', message: err } };
+      this.event(pr, 'Warning', 'Failed', `Error: ${err}`, c);
+      this.podAfter(pr, CONFIG_RETRY_MS * this.rt.backoffScale, () => this.startContainers(pr, [c]));
+    }
+    if (cs.length === 0) {
+      this.publish(pr);
+      return;
+    }
     const backend = this.backend;
     if (!backend || pr.backend === 'started' || cs.every((c) => this.crashes(c))) {
       for (const c of cs) this.run(pr, c);
@@ -380,8 +457,13 @@ export class Kubelet {
     return t;
   }
 
-  private exited(pr: PodRt, c: ContainerRt, exitCode: number, message?: string): void {
-    const terminated = this.terminatedState(c, exitCode, message);
+  private exited(pr: PodRt, c: ContainerRt, exitCode: number, failure?: string): void {
+    const log = this.behaviour.containerLogs.get(c.spec.image) ?? '';
+    const fallback =
+      exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError' && log !== ''
+        ? logTail(log)
+        : undefined;
+    const terminated = this.terminatedState(c, exitCode, failure ?? fallback);
     c.ready = false;
     c.started = false;
     const policy = (pr.pod.spec?.restartPolicy as string | undefined) ?? 'Always';
@@ -402,8 +484,15 @@ export class Kubelet {
       });
       return;
     }
-    const seconds = backoffSeconds(c.restartCount);
+    // Fixture 077: until the next sync the exited instance is both the state and the last state.
     c.lastState = { terminated };
+    c.state = { terminated };
+    this.publish(pr);
+    this.podAfter(pr, TERMINATED_SYNC_MS * this.rt.backoffScale, () => this.backOff(pr, c));
+  }
+
+  private backOff(pr: PodRt, c: ContainerRt): void {
+    const seconds = backoffSeconds(c.restartCount);
     c.state = {
       waiting: {
         reason: 'CrashLoopBackOff',

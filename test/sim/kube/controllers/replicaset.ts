@@ -2,7 +2,11 @@
  * The ReplicaSet controller (pkg/controller/replicaset): keeps the number of active pods at spec.replicas and
  * reports replicas/fullyLabeledReplicas/readyReplicas/availableReplicas/observedGeneration (fixtures 014, 021).
  * The store is synchronous, so the "expectations" the real controller needs against a lagging cache are not.
- * Not done: adopting orphan pods, releasing pods that stop matching, slow-start batches, ReplicaFailure.
+ * A pod the API server refuses (Pod Security, quota: 403/422) gives a `FailedCreate` Event and the condition
+ * `ReplicaFailure` True `FailedCreate` with the refusal's message (fixtures 114, 115, 117), and the sync is
+ * retried with a growing delay (the real controller's rate-limited requeue: ~10 events in 8 s, fixture 115);
+ * the condition goes once pods can be created again.
+ * Not done: adopting orphan pods, releasing pods that stop matching, slow-start batches.
  */
 import type { SimObject } from '../types.js';
 import { REPLICASETS } from './deployment.js';
@@ -16,12 +20,16 @@ import {
   newControllerRef,
   parseTime,
   randomSuffix,
+  rfc3339,
   selectorMatches,
   statusCode,
 } from './util.js';
 
 const PODS = { group: '', resource: 'pods' };
 const SOURCE = { component: 'replicaset-controller' };
+/** First retry after a refused create, doubling per failure up to the cap (scaled by backoffScale). */
+const FAILED_CREATE_RETRY_MS = 100;
+const FAILED_CREATE_RETRY_MAX_MS = 10_000;
 
 interface PodCondition {
   type: string;
@@ -72,6 +80,8 @@ function deletionRank(a: SimObject, b: SimObject): number {
 
 export class ReplicaSetController {
   readonly queue: WorkQueue;
+  /** Per ReplicaSet key: the last refused create's message and how many refusals in a row. */
+  private readonly failures = new Map<string, { message: string; count: number }>();
 
   constructor(
     private readonly rt: Runtime,
@@ -98,7 +108,12 @@ export class ReplicaSetController {
       .filter((p) => controllerRef(p)?.uid === rs.metadata.uid);
     let active = owned.filter(isPodActive);
     if (!rs.metadata.deletionTimestamp) active = this.manageReplicas(active, rs);
-    this.updateStatus(rs, active);
+    this.updateStatus(rs, active, this.failures.get(key)?.message);
+    const failure = this.failures.get(key);
+    if (failure) {
+      const delay = Math.min(FAILED_CREATE_RETRY_MAX_MS, FAILED_CREATE_RETRY_MS * 2 ** (failure.count - 1));
+      this.queue.addAfter(key, delay * this.rt.backoffScale);
+    }
   }
 
   private manageReplicas(active: SimObject[], rs: SimObject): SimObject[] {
@@ -111,6 +126,7 @@ export class ReplicaSetController {
         if (!pod) break;
         created.push(pod);
       }
+      if (created.length === -diff) this.failures.delete(nsKey(rs));
       return [...active, ...created];
     }
     if (diff > 0) {
@@ -178,15 +194,22 @@ export class ReplicaSetController {
       } catch (err) {
         if ((err as { body?: { reason?: string } }).body?.reason === 'AlreadyExists') continue;
         this.events.tryRecord(rs, 'Warning', 'FailedCreate', `Error creating: ${errorMessage(err)}`, SOURCE);
-        // Quota, admission or a terminating namespace: the real controller reports it and waits for a change.
-        if (statusCode(err) === 403 || statusCode(err) === 422) return undefined;
+        // Quota, admission or a terminating namespace: the real controller reports it and retries.
+        if (statusCode(err) === 403 || statusCode(err) === 422) {
+          const key = nsKey(rs);
+          this.failures.set(key, {
+            message: errorMessage(err),
+            count: (this.failures.get(key)?.count ?? 0) + 1,
+          });
+          return undefined;
+        }
         throw err;
       }
     }
     return undefined;
   }
 
-  private updateStatus(rs: SimObject, active: SimObject[]): void {
+  private updateStatus(rs: SimObject, active: SimObject[], failure: string | undefined): void {
     const minReady = (rs.spec?.minReadySeconds as number | undefined) ?? 0;
     const now = this.rt.now().getTime();
     const tplLabels = ((rs.spec?.template as { metadata?: { labels?: Record<string, string> } } | undefined)
@@ -210,10 +233,22 @@ export class ReplicaSetController {
     if (available) status.availableReplicas = available;
     const gen = rs.metadata.generation ?? 0;
     if (gen) status.observedGeneration = gen;
-    const conditions = (rs.status?.conditions as unknown[] | undefined)?.filter(
-      (c) => (c as { type?: string }).type !== 'ReplicaFailure',
-    );
-    if (conditions?.length) status.conditions = conditions;
+    const previous = (rs.status?.conditions as Array<Record<string, unknown>> | undefined) ?? [];
+    const conditions = previous.filter((c) => c.type !== 'ReplicaFailure');
+    if (failure !== undefined) {
+      // Set once and kept while the failure lasts (the real controller does not refresh its message).
+      const kept = previous.find((c) => c.type === 'ReplicaFailure');
+      conditions.push(
+        kept ?? {
+          type: 'ReplicaFailure',
+          status: 'True',
+          lastTransitionTime: rfc3339(this.rt.now()),
+          reason: 'FailedCreate',
+          message: failure,
+        },
+      );
+    }
+    if (conditions.length) status.conditions = conditions;
     if (!deepEqual(rs.status ?? {}, status)) {
       const next = clone(rs);
       next.status = status;
