@@ -1,17 +1,10 @@
-/**
- * `up` with the bundled template when dockerd crash-loops: the failure carries the container's last log lines
- * (into the PR comment, through the error's `logs`) long before a ten-minute ready-timeout, also with a Role
- * that cannot read pods/log, thanks to the template's `terminationMessagePolicy: FallbackToLogsOnError`.
- */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { ActionError, errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim, SimObject } from '../sim/kube/index.js';
-import { ctxFor, expectRejects, inputsFor, NAMESPACE, startSim } from './harness.js';
+import type { KubeSim } from '../sim/kube/index.js';
+import { applyExampleRole, ctxFor, expectRejects, inputsFor, NAMESPACE, startSim } from './harness.js';
 
 const TEN_MINUTES = 10 * 60_000;
 const CRASH_LOG = 'starting\nfailed to start daemon: error initializing graphdriver: driver not supported\n';
@@ -43,14 +36,7 @@ describe('up with the bundled template, when dockerd crash-loops', () => {
 
   it('with a Role that lacks pods/log: the termination message (FallbackToLogsOnError) shows the tail', async () => {
     // examples/rbac/role.yaml as it was before it granted pods/log.
-    for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
-      const o = doc.toJS() as SimObject;
-      if (o.kind === 'Role')
-        o.rules = (o.rules as Array<{ resources: string[] }>).filter(
-          (r) => !r.resources.includes('pods/log'),
-        );
-      sim.store.create(o);
-    }
+    applyExampleRole(sim, NAMESPACE, (r) => !r.resources.includes('pods/log'));
     sim.addToken('old-role', `system:serviceaccount:${NAMESPACE}:preevy-kube-action`);
     const inputs = inputsFor(sim, {
       template: bundledTemplate(),

@@ -1,17 +1,11 @@
-/**
- * The wait fails fast, with the reason, on the pod states a real cluster shows for a docker host that will
- * never become ready (fixtures kube-real-2 063-098, 114-129): each test waits with a ten-minute timeout and
- * asserts what the error says; the simulator's back-off scale keeps the kubelet's 10 s steps short.
- */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { ActionError, errorMessage, ReadinessError } from '../../src/errors.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { waitForRollout } from '../../src/kube/wait.js';
 import { type KubeSim, type SimObject, startKubeSim } from '../sim/kube/index.js';
+import { applyExampleRole } from './harness.js';
 
 const NS = 'failfast';
 const PSA_NS = 'failfast-baseline';
@@ -170,12 +164,7 @@ describe('the wait fails fast, naming the reason', () => {
   });
 
   it('a crash loop as the documented Role: the log lines are readable (pods/log)', async () => {
-    for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
-      const o = doc.toJS() as SimObject;
-      o.metadata.namespace = NS;
-      for (const s of (o.subjects as Array<{ namespace?: string }> | undefined) ?? []) s.namespace = NS;
-      sim.store.create(o);
-    }
+    applyExampleRole(sim, NS);
     sim.addToken('role-token', `system:serviceaccount:${NS}:preevy-kube-action`);
     const sa = await connect({
       kubeconfig: sim.kubeconfig({ token: 'role-token', namespace: NS }),

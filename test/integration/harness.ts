@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
@@ -17,6 +18,27 @@ import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
 
 export const NAMESPACE = 'previews';
 const here = path.dirname(new URL(import.meta.url).pathname);
+
+type ExampleRule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+
+/**
+ * examples/rbac/role.yaml (ServiceAccount, Role, RoleBinding) as `kubectl -n <namespace> apply -f` puts it: the
+ * file names no namespace. `keepRule` drops rules of the Role (a Role as users had it before a rule was added).
+ */
+export function applyExampleRole(
+  sim: KubeSim,
+  namespace: string,
+  keepRule: (rule: ExampleRule) => boolean = () => true,
+): void {
+  for (const doc of parseAllDocuments(
+    readFileSync(path.join(here, '../../examples/rbac/role.yaml'), 'utf8'),
+  )) {
+    const o = doc.toJS() as SimObject;
+    o.metadata.namespace = namespace;
+    if (o.kind === 'Role') o.rules = (o.rules as ExampleRule[]).filter(keepRule);
+    sim.store.create(o);
+  }
+}
 
 export async function startSim(): Promise<KubeSim> {
   const sim = await startKubeSim({ namespaces: [NAMESPACE, 'other'] });

@@ -1,12 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { ActionError } from '../../src/errors.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
-import { ctxFor, envObjects, expectRejects, inputsFor, NAMESPACE, startSim, template } from './harness.js';
+import {
+  applyExampleRole,
+  ctxFor,
+  envObjects,
+  expectRejects,
+  inputsFor,
+  NAMESPACE,
+  startSim,
+  template,
+} from './harness.js';
 
 const SA_USER = `system:serviceaccount:${NAMESPACE}:preevy-kube-action`;
 
@@ -34,9 +41,7 @@ describe('templates with RBAC objects, as the ServiceAccount of examples/rbac/ro
   let sim: KubeSim;
   beforeAll(async () => {
     sim = await startSim();
-    for (const doc of parseAllDocuments(readFileSync('examples/rbac/role.yaml', 'utf8'))) {
-      sim.store.create(doc.toJS() as SimObject);
-    }
+    applyExampleRole(sim, NAMESPACE);
     sim.addToken('sa-token', SA_USER);
   });
   afterAll(async () => {
@@ -78,15 +83,15 @@ describe('templates with RBAC objects, as the ServiceAccount of examples/rbac/ro
     const since = sim.audit.length;
     const file = template('preevy-rbac.yaml.njk', {
       'resources: ["pods"]\n    verbs: ["get", "list"]':
-        'resources: ["pods"]\n    verbs: ["get", "list"]\n  - apiGroups: [""]\n    resources: ["pods/log"]\n    verbs: ["get"]',
+        'resources: ["pods"]\n    verbs: ["get", "list"]\n  - apiGroups: [""]\n    resources: ["pods/attach"]\n    verbs: ["get"]',
     });
     const err = await expectRejects(up(inputs({ template: file }), ctxFor(23)));
     expect(err).toBeInstanceOf(ActionError);
     const text = (err as ActionError).userMessage;
     expect(text).toContain('is attempting to grant RBAC permissions not currently held');
-    expect(text).toContain('{APIGroups:[""], Resources:["pods/log"], Verbs:["get"]}');
+    expect(text).toContain('{APIGroups:[""], Resources:["pods/attach"], Verbs:["get"]}');
     // The hint is the rule as YAML, ready to add to the action's Role.
-    expect(text).toContain('- apiGroups: [""]\n    resources: ["pods/log"]\n    verbs: ["get"]');
+    expect(text).toContain('- apiGroups: [""]\n    resources: ["pods/attach"]\n    verbs: ["get"]');
     expect(text).toContain('Nothing was applied');
     expect(envObjects(sim, 'shop-pr-23').size).toBe(0);
     expect(realWrites(sim, since)).toEqual([]);
@@ -109,14 +114,14 @@ describe('templates with RBAC objects, as the ServiceAccount of examples/rbac/ro
       subjects: [{ kind: 'ServiceAccount', name: 'preevy-kube-action', namespace: NAMESPACE }],
     } as unknown as SimObject);
     const file = template('preevy-rbac.yaml.njk', {
-      'resources: ["pods"]': 'resources: ["pods", "pods/log"]',
+      'resources: ["pods"]': 'resources: ["pods", "pods/attach"]',
     });
     const err = await expectRejects(up(inputs({ template: file }), ctxFor(24)));
     const text = (err as ActionError).userMessage;
     expect(text).toMatch(
       /apply RoleBinding\/shop-pr-24-[a-z0-9]+-rolebind: .*is attempting to grant RBAC permissions/,
     );
-    expect(text).toContain('- apiGroups: [""]\n    resources: ["pods/log"]\n    verbs: ["get", "list"]');
+    expect(text).toContain('- apiGroups: [""]\n    resources: ["pods/attach"]\n    verbs: ["get", "list"]');
     expect(envObjects(sim, 'shop-pr-24').size).toBe(0);
   });
 });
