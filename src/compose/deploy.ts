@@ -29,11 +29,17 @@ import { waitForRollout } from '../kube/wait.js';
 import { deployFingerprint, STAMP } from './fingerprint.js';
 import { type ComposeProject, composeEnv } from './model.js';
 import type { PreparedCompose } from './prepare.js';
+import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
 import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
+/**
+ * The files changed by uploads since the last successful deploy (JSON, relative names): a deploy that failed
+ * after its upload leaves them for the next one, whose services bound to them must still be recreated.
+ */
+const PENDING = '.preevy-changed.json';
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
 const LARGE_UPLOAD_BYTES = 100 * 1024 * 1024;
 
@@ -119,6 +125,7 @@ async function deployTo(
   const env = composeEnv(process.env, tunnel.url);
   const { prepared: rewritten } = args;
 
+  let changed: string[] = [];
   const { plan, upToDate } = await phase('Upload the files', async () => {
     const previous = await readDeployState(client, namespace, pod, rewritten.remoteDir, log);
     const plan = await planUpload({
@@ -138,6 +145,7 @@ async function deployTo(
       );
       return { plan, upToDate: true };
     }
+    changed = [...new Set([...(previous.pending ?? []), ...plan.sync.changed])].sort();
     // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream. The
     // archive empties the stamp of the last deploy: from here on the services may no longer match it.
     await copyTarToPod(client, {
@@ -145,12 +153,13 @@ async function deployTo(
       pod: pod.name,
       container: pod.container,
       dir: rewritten.remoteDir,
-      tar: () => tarStream(plan, MANIFEST, [STAMP]),
+      tar: () => tarStream(plan, MANIFEST, [STAMP], { [PENDING]: JSON.stringify(changed) }),
       log,
     });
     const files = plan.send.filter((e) => e.type === 'file').length;
+    const removed = plan.sync.removed.length;
     log.info(
-      `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped.`,
+      `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped${removed ? `; ${removed} files no longer in the project removed` : ''}.`,
     );
     return { plan, upToDate: false };
   });
@@ -162,15 +171,29 @@ async function deployTo(
     upToDate,
   };
   if (upToDate) return result;
-  await phase('Build and start the services', () =>
-    composeUp({
-      project: rewritten.project,
-      model: rewritten.model,
-      env,
-      log,
-      step: againAfterDrop(tunnel, log, podChanged),
-    }),
-  );
+  const compose = {
+    project: rewritten.project,
+    model: rewritten.model,
+    env,
+    log,
+    step: againAfterDrop(tunnel, log, podChanged),
+  };
+  const bound = servicesBinding(rewritten.model, rewritten.remoteDir, changed);
+  const before = bound.length ? await trySnapshot(tunnel.url, rewritten.project.projectName, log) : undefined;
+  await phase('Build and start the services', () => composeUp(compose));
+  if (bound.length) {
+    // Those that `up` created or started read their files just now.
+    const after = await trySnapshot(tunnel.url, rewritten.project.projectName, log);
+    const stale = after ? leftAsTheyWere(bound, before, after) : bound;
+    if (stale.length) {
+      await phase('Recreate the services whose files changed', async () => {
+        log.info(
+          `Bind-mounted files of ${stale.join(', ')} changed: recreating ${stale.length > 1 ? 'them' : 'it'}.`,
+        );
+        await composeRecreate(compose, stale);
+      });
+    }
+  }
   await recordDeploy(client, namespace, pod, rewritten, plan, log);
   return result;
 }
@@ -211,7 +234,16 @@ async function recordDeploy(
       namespace,
       pod: pod.name,
       container: pod.container,
-      command: ['sh', '-c', 'printf %s "$1" > "$2"', 'sh', fingerprint, `${prepared.remoteDir}/${STAMP}`],
+      // The pending changes go first: a stamp must never stand beside changes it did not deploy.
+      command: [
+        'sh',
+        '-c',
+        'rm -f "$3" && printf %s "$1" > "$2"',
+        'sh',
+        fingerprint,
+        `${prepared.remoteDir}/${STAMP}`,
+        `${prepared.remoteDir}/${PENDING}`,
+      ],
     });
     if (r.exitCode !== 0)
       log.debug(`recording the deploy's fingerprint: exit ${r.exitCode}: ${r.stderrTail}`);
@@ -321,14 +353,17 @@ async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Pro
 /** Between the two files in readDeployState's output: neither JSON nor a hex fingerprint holds it. */
 const SEPARATOR = '\n--preevy--\n';
 
-/** The manifest of the last upload and the fingerprint of the last successful deploy, in one exec. */
+/**
+ * The manifest of the last upload, the fingerprint of the last successful deploy and the changes not deployed
+ * yet, in one exec.
+ */
 async function readDeployState(
   client: KubeClient,
   namespace: string,
   pod: { name: string; container: string },
   dir: string,
   log: Log,
-): Promise<{ manifest?: Manifest; stamp?: string }> {
+): Promise<{ manifest?: Manifest; stamp?: string; pending?: string[] }> {
   let out = collect();
   try {
     await retryOpening(
@@ -342,12 +377,13 @@ async function readDeployState(
           command: [
             'sh',
             '-c',
-            'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; exit 0',
+            'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; printf "$4"; cat "$1/$5" 2>/dev/null; exit 0',
             'sh',
             dir,
             MANIFEST,
             STAMP,
             SEPARATOR.replaceAll('\n', '\\n'),
+            PENDING,
           ],
           stdout: out.stream,
         });
@@ -358,15 +394,22 @@ async function readDeployState(
     // A damaged state only costs a full upload and deploy.
     return {};
   }
-  const text = out.text();
-  const at = text.lastIndexOf(SEPARATOR);
-  if (at < 0) return {};
-  const stamp = text.slice(at + SEPARATOR.length).trim();
-  let manifest: Manifest | undefined;
-  try {
-    manifest = at > 0 ? (JSON.parse(text.slice(0, at)) as Manifest) : undefined;
-  } catch {
-    manifest = undefined;
-  }
-  return { manifest, stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined };
+  const parts = out.text().split(SEPARATOR);
+  if (parts.length !== 3) return {};
+  const [manifestText = '', stampText = '', pendingText = ''] = parts;
+  const json = (t: string): unknown => {
+    try {
+      return t ? JSON.parse(t) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const manifest = json(manifestText) as Manifest | undefined;
+  const pending = json(pendingText);
+  const stamp = stampText.trim();
+  return {
+    manifest,
+    stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined,
+    pending: Array.isArray(pending) ? pending.filter((n): n is string => typeof n === 'string') : undefined,
+  };
 }

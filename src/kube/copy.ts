@@ -17,10 +17,48 @@ import { type Log, noopLog } from './log.js';
 import { retryOpening } from './retry.js';
 
 /**
- * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads
- * `sh: tar: not found` and not as if the directory were the problem.
+ * Where an archive puts what must replace earlier files, its `steps`: a NUL-terminated list of what to do after
+ * the extraction (src/compose/sync.ts writes it), and the script that runs them (`STEPS_SCRIPT`, as `run.sh`).
+ * Removed once the steps ran.
  */
-const EXTRACT = 'mkdir -p "$1" && tar xf - -C "$1"';
+export const STAGING = '.preevy-incoming';
+
+/**
+ * The steps of an archive, run by `sh` with the steps as arguments (xargs -0 passes them, in order, so no
+ * name is ever parsed by a shell): `OP:ARG:./NAME`, where OP and ARG hold no colon. A regular file is
+ * overwritten in place with `cat`, which keeps its inode: a container whose single-file bind mount pins it sees
+ * the new content (tar, mv and busybox's cp would all give the path a new inode). Any other kind of target is
+ * replaced. Only POSIX sh and utilities that busybox has, as in docker:dind.
+ */
+export const STEPS_SCRIPT = `s=${STAGING}
+for e do
+  op=\${e%%:*}; e=\${e#*:}; a=\${e%%:*}; f=\${e#*:}
+  case $op in
+  rm) if [ -L "$f" ] || [ ! -d "$f" ]; then rm -f "$f"; fi ;;
+  rmdir) rmdir "$f" 2>/dev/null || : ;;
+  dir) mkdir -p "$f" && chmod "$a" "$f" ;;
+  put) i=$s/\${a%-*}
+    if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ]; then
+      cat "$i" > "$f" && chmod "\${a#*-}" "$f"
+    else
+      if [ -d "$f" ] && [ ! -L "$f" ]; then rmdir "$f"; fi
+      mv -f "$i" "$f"
+    fi ;;
+  *) echo "unknown upload step: $op" >&2; false ;;
+  esac || exit 1
+done`;
+
+/**
+ * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads
+ * `sh: tar: not found` and not as if the directory were the problem. An archive without steps (one not made by
+ * tarStream) is just extracted.
+ */
+const EXTRACT = `mkdir -p "$1" && cd "$1" && tar xf - && if [ -f ${STAGING}/steps ]; then xargs -0 sh ${STAGING}/run.sh < ${STAGING}/steps && rm -rf ${STAGING}; fi`;
+/** The command that extracts an archive from stdin into `dir` and runs its steps. */
+export function extractCommand(dir: string): string[] {
+  return ['sh', '-c', EXTRACT, 'sh', dir];
+}
+
 /** Enough of tar's stderr for a message; the rest goes to the details. */
 const MESSAGE_TAIL = 1500;
 
@@ -126,7 +164,7 @@ async function measure(open: () => Readable): Promise<number> {
 export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promise<CopyTarResult> {
   const { namespace, pod, container, dir } = args;
   const log = args.log ?? noopLog;
-  const command = ['sh', '-c', EXTRACT, 'sh', dir];
+  const command = extractCommand(dir);
 
   const what = `copy into ${dir} of pod ${pod}`;
   let first = metered(args.tar);
