@@ -129,4 +129,48 @@ describe.skipIf(skip !== undefined)(`a push to a deployed PR${skip ? ` (skipped:
 
     await down(inputs, ctxFor(41));
   });
+
+  it('a deploy that failed after its upload leaves the recreate to the next one', async () => {
+    const envId = 'shop-pr-42';
+    const wd = writeProject({
+      'app.conf': 'setting=1\n',
+      'app/Dockerfile': 'FROM busybox:local\nRUN echo ok\nCMD ["sleep", "3600"]\n',
+      'compose.yaml': `services:
+  conf:
+    image: busybox:local
+    init: true
+    command: ["sh", "-c", "mkdir -p /srv && cp /etc/app.conf /srv/index.html && exec httpd -f -p 80 -h /srv"]
+    ports: ["8091:80"]
+    volumes: ["./app.conf:/etc/app.conf:ro"]
+  worker:
+    build: ./app
+    init: true
+`,
+    });
+    const inputs = inputsFor(sim, {
+      template: bundledTemplate(),
+      workingDirectory: wd,
+      readyTimeoutMs: 60_000,
+    });
+    await up(inputs, ctxFor(42));
+    const { ip } = engineOf(envId);
+    expect(await httpGet(ip, 8091, '/')).toBe('setting=1\n');
+
+    // The configuration changes in a push whose build fails: uploaded, but nothing deployed.
+    writeFileSync(path.join(wd, 'app.conf'), 'setting=2\n');
+    writeFileSync(path.join(wd, 'app/Dockerfile'), 'FROM busybox:local\nRUN false\n');
+    await expect(up(inputs, ctxFor(42))).rejects.toThrow(/docker compose build failed/);
+    expect(await httpGet(ip, 8091, '/')).toBe('setting=1\n');
+
+    // The fix touches only the Dockerfile; the configuration uploaded before is still news to conf.
+    writeFileSync(
+      path.join(wd, 'app/Dockerfile'),
+      'FROM busybox:local\nRUN echo ok\nCMD ["sleep", "3600"]\n',
+    );
+    const fixed = await up(inputs, ctxFor(42));
+    expect(fixed.upload).toMatchObject({ files: 0, upToDate: false });
+    expect(await httpGet(ip, 8091, '/')).toBe('setting=2\n');
+
+    await down(inputs, ctxFor(42));
+  });
 });
