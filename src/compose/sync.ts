@@ -3,12 +3,11 @@
  * is the runner's tree, whole: files of the last upload that are gone are removed (a deletion or a rename in the
  * PR), and a changed file is written over the old one in place, so that a container whose single-file bind
  * mount pins the old inode sees it (tar would unlink the file and create a new one, which such a container
- * never sees). The steps run after the extraction, in the order of the list (copy.ts runs them):
+ * never sees). After the extraction, copy.ts's script removes, then runs the steps in order:
  *
- *   rm::NAME       remove a file or symlink of the last upload (never a directory)
- *   rmdir::NAME    remove a directory that held removed files, if it is now empty
- *   dir:MODE:NAME  make a directory (one where the last upload had a file, or below such a path)
- *   put:I-MODE:NAME  the staged entry I replaces NAME: a regular file is overwritten in place
+ *   dir:MODE:NAME     make a directory (one where the last upload had a file, or below such a path)
+ *   put:I-MODE:NAME   the staged entry I replaces NAME: a regular file is overwritten in place (MODE empty:
+ *                     its mode is unchanged)
  *
  * Entries whose path the last upload used for something else (a file that became a directory, or the reverse)
  * are staged too: tar cannot write them before the old ones are removed.
@@ -21,6 +20,8 @@ export interface SyncPlan {
   direct: FileEntry[];
   /** Sent entries that tar extracts into the staging directory (the index is their position here). */
   staged: FileEntry[];
+  /** Directories that held removed files and are no directory of the new tree, deepest first. */
+  rmdirs: string[];
   /** The steps, in order (see above). */
   steps: string[];
   /** Files and symlinks of the last upload that are gone from the tree (relative names). */
@@ -49,7 +50,7 @@ export function planSync(
   send: readonly FileEntry[],
   previous: Manifest | undefined,
 ): SyncPlan {
-  if (!previous) return { direct: [...send], staged: [], steps: [], removed: [], changed: [] };
+  if (!previous) return { direct: [...send], staged: [], rmdirs: [], steps: [], removed: [], changed: [] };
   const before = new Set(Object.keys(previous));
   const now = new Map(entries.map((e) => [e.name, e]));
   // A file that became a symlink (or the reverse) is replaced by its new entry: only what is no leaf goes.
@@ -60,11 +61,10 @@ export function planSync(
     ancestors(e.name).some((a) => before.has(a)) ||
     (e.type === 'directory' ? before.has(e.name) : heldFiles.has(e.name));
 
-  const steps: string[] = removed.map((n) => `rm::${n}`);
+  const steps: string[] = [];
   const gone = new Set(removed.flatMap(ancestors).filter((d) => now.get(d)?.type !== 'directory'));
   const depth = (n: string) => n.split('/').length;
-  for (const d of [...gone].sort((a, b) => depth(b) - depth(a) || a.localeCompare(b)))
-    steps.push(`rmdir::${d}`);
+  const rmdirs = [...gone].sort((a, b) => depth(b) - depth(a) || a.localeCompare(b));
 
   const direct: FileEntry[] = [];
   const staged: FileEntry[] = [];
@@ -77,9 +77,10 @@ export function planSync(
       if (conflicted(e)) steps.push(`dir:${octal(e.mode)}:${e.name}`);
       else direct.push(e);
     } else if (conflicted(e) || (e.type === 'file' && before.has(e.name))) {
-      steps.push(`put:${staged.length}-${octal(e.mode)}:${e.name}`);
+      const mode = previous[e.name]?.mode === (e.mode & 0o7777) ? '' : octal(e.mode);
+      steps.push(`put:${staged.length}-${mode}:${e.name}`);
       staged.push(e);
     } else direct.push(e);
   }
-  return { direct, staged, steps, removed, changed: [...changed].sort() };
+  return { direct, staged, rmdirs, steps, removed, changed: [...changed].sort() };
 }

@@ -20,6 +20,8 @@ export interface ManifestEntry {
   size: number;
   mtimeMs: number;
   sha256?: string;
+  /** Permission bits (files): an in-place write changes them only when they changed. */
+  mode?: number;
   link?: string;
 }
 
@@ -168,7 +170,7 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
       send.push(e);
       continue;
     }
-    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256 };
+    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256, mode: e.mode & 0o7777 };
     totalBytes += e.size;
     const top = e.name.split('/').slice(0, 2).join('/');
     byTop.set(top, (byTop.get(top) ?? 0) + e.size);
@@ -240,9 +242,11 @@ export function tarStream(
     try {
       for (const name of emptied) p.entry({ name, mode: 0o600, type: 'file' }, '');
       for (const [name, text] of Object.entries(extra)) p.entry({ name, mode: 0o600, type: 'file' }, text);
-      // Always there, empty or not: steps a failed upload left behind must not run again.
+      // Always all there, empty or not: lists a failed upload left behind must not be used again.
       p.entry({ name: STAGING, mode: 0o700, type: 'directory' });
       p.entry({ name: `${STAGING}/run.sh`, mode: 0o600, type: 'file' }, STEPS_SCRIPT);
+      p.entry({ name: `${STAGING}/remove`, mode: 0o600, type: 'file' }, namesText(sync.removed));
+      p.entry({ name: `${STAGING}/rmdirs`, mode: 0o600, type: 'file' }, namesText(sync.rmdirs));
       p.entry({ name: `${STAGING}/steps`, mode: 0o600, type: 'file' }, stepsText(sync.steps));
       for (const e of [...sync.direct, ...sync.staged]) {
         const name = staged.get(e) ?? e.name;
@@ -282,6 +286,11 @@ export function tarStream(
 }
 
 /** NUL-terminated, each name behind `./`: a name may hold any character but NUL, and none reads as an option. */
+function namesText(names: readonly string[]): string {
+  return names.map((n) => `./${n}\0`).join('');
+}
+
+/** As namesText: `OP:ARG:./NAME`. */
 function stepsText(steps: readonly string[]): string {
   return steps
     .map((s) => {

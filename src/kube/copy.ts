@@ -17,43 +17,48 @@ import { type Log, noopLog } from './log.js';
 import { retryOpening } from './retry.js';
 
 /**
- * Where an archive puts what must replace earlier files, its `steps`: a NUL-terminated list of what to do after
- * the extraction (src/compose/sync.ts writes it), and the script that runs them (`STEPS_SCRIPT`, as `run.sh`).
- * Removed once the steps ran.
+ * Where an archive puts what must replace earlier files, the lists of what to do after the extraction
+ * (src/compose/sync.ts writes them: NUL-terminated, every name behind `./`) and the script that does it
+ * (`STEPS_SCRIPT`, as `run.sh`). Removed once the script ran.
  */
 export const STAGING = '.preevy-incoming';
 
 /**
- * The steps of an archive, run by `sh` with the steps as arguments (xargs -0 passes them, in order, so no
- * name is ever parsed by a shell): `OP:ARG:./NAME`, where OP and ARG hold no colon. A regular file is
- * overwritten in place with `cat`, which keeps its inode: a container whose single-file bind mount pins it sees
- * the new content (tar, mv and busybox's cp would all give the path a new inode). Any other kind of target is
- * replaced. Only POSIX sh and utilities that busybox has, as in docker:dind.
+ * After the extraction, in the environment's directory: `remove` lists the files and symlinks of the last upload
+ * that are gone, `rmdirs` the directories that held them (deepest first; kept if not empty), and `steps` what
+ * replaces an earlier entry: `dir:MODE:./NAME` makes a directory, `put:I-MODE:./NAME` puts the staged entry I
+ * in place (MODE empty: unchanged). A regular file is overwritten in place with `cat`, which keeps its inode: a
+ * container whose single-file bind mount pins it sees the new content (tar, mv and busybox's cp would all give
+ * the path a new inode). xargs -0 passes the names as arguments, so no shell ever parses one. Only POSIX sh and
+ * utilities that busybox has, as in docker:dind.
  */
-export const STEPS_SCRIPT = `s=${STAGING}
+export const STEPS_SCRIPT = `set -e
+s=${STAGING}
+xargs -0 rm -f < $s/remove
+xargs -0 rmdir < $s/rmdirs 2>/dev/null || :
+xargs -0 sh -c '
 for e do
   op=\${e%%:*}; e=\${e#*:}; a=\${e%%:*}; f=\${e#*:}
   case $op in
-  rm) if [ -L "$f" ] || [ ! -d "$f" ]; then rm -f "$f"; fi ;;
-  rmdir) rmdir "$f" 2>/dev/null || : ;;
   dir) mkdir -p "$f" && chmod "$a" "$f" ;;
-  put) i=$s/\${a%-*}
+  put) i=${STAGING}/\${a%-*}; m=\${a#*-}
     if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ]; then
-      cat "$i" > "$f" && chmod "\${a#*-}" "$f"
+      cat "$i" > "$f" && { [ -z "$m" ] || chmod "$m" "$f"; }
     else
       if [ -d "$f" ] && [ ! -L "$f" ]; then rmdir "$f"; fi
       mv -f "$i" "$f"
     fi ;;
   *) echo "unknown upload step: $op" >&2; false ;;
   esac || exit 1
-done`;
+done' sh < $s/steps
+`;
 
 /**
  * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads
- * `sh: tar: not found` and not as if the directory were the problem. An archive without steps (one not made by
- * tarStream) is just extracted.
+ * `sh: tar: not found` and not as if the directory were the problem. An archive without the script (one not
+ * made by tarStream) is just extracted.
  */
-const EXTRACT = `mkdir -p "$1" && cd "$1" && tar xf - && if [ -f ${STAGING}/steps ]; then xargs -0 sh ${STAGING}/run.sh < ${STAGING}/steps && rm -rf ${STAGING}; fi`;
+const EXTRACT = `mkdir -p "$1" && cd "$1" && tar xf - && if [ -f ${STAGING}/run.sh ]; then sh ${STAGING}/run.sh && rm -rf ${STAGING}; fi`;
 /** The command that extracts an archive from stdin into `dir` and runs its steps. */
 export function extractCommand(dir: string): string[] {
   return ['sh', '-c', EXTRACT, 'sh', dir];
