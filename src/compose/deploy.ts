@@ -13,15 +13,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { ActionError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { copyTarToPod } from '../kube/copy.js';
-import { execInPod } from '../kube/exec.js';
 import type { Log } from '../kube/log.js';
 import { getObject } from '../kube/objects.js';
 import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../kube/pods.js';
-import { retryOpening } from '../kube/retry.js';
 import { rec } from '../kube/shapes.js';
 import { openTunnel, type Tunnel, waitForDocker } from '../kube/tunnel.js';
 import type { KubeObject } from '../kube/types.js';
@@ -32,14 +29,9 @@ import type { PreparedCompose } from './prepare.js';
 import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
-import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
+import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
+import { planUpload, tarStream, type UploadPlan } from './upload.js';
 
-const MANIFEST = '.preevy-upload-manifest.json';
-/**
- * The files changed by uploads since the last successful deploy (JSON, relative names): a deploy that failed
- * after its upload leaves them for the next one, whose services bound to them must still be recreated.
- */
-const PENDING = '.preevy-changed.json';
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
 const LARGE_UPLOAD_BYTES = 100 * 1024 * 1024;
 
@@ -68,19 +60,6 @@ export function hasComposeProject(project: ComposeProject): boolean {
   return ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'].some((f) =>
     existsSync(path.join(project.workingDirectory, f)),
   );
-}
-
-function collect(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  };
 }
 
 /** tunnel → upload → compose build and up, on the environment's docker host. */
@@ -218,40 +197,6 @@ async function unchangedSinceLastDeploy(
   return differs === undefined;
 }
 
-/** The fingerprint of a successful deploy, for the next `up` to compare with. Best-effort. */
-async function recordDeploy(
-  client: KubeClient,
-  namespace: string,
-  pod: DockerHostPod,
-  prepared: PreparedCompose,
-  plan: UploadPlan,
-  log: Log,
-): Promise<void> {
-  try {
-    const fingerprint = await deployFingerprint(prepared.model, plan);
-    if (!fingerprint) return;
-    const r = await execInPod(client, {
-      namespace,
-      pod: pod.name,
-      container: pod.container,
-      // The pending changes go first: a stamp must never stand beside changes it did not deploy.
-      command: [
-        'sh',
-        '-c',
-        'rm -f "$3" && printf %s "$1" > "$2"',
-        'sh',
-        fingerprint,
-        `${prepared.remoteDir}/${STAMP}`,
-        `${prepared.remoteDir}/${PENDING}`,
-      ],
-    });
-    if (r.exitCode !== 0)
-      log.debug(`recording the deploy's fingerprint: exit ${r.exitCode}: ${r.stderrTail}`);
-  } catch (err) {
-    log.debug(`recording the deploy's fingerprint: ${errorMessage(err)}`);
-  }
-}
-
 /**
  * A compose step that failed while the tunnel lost a connection is run once more: the failure is most likely
  * the lost connection's. Not when the pod itself changed: the caller starts over on the new one.
@@ -348,68 +293,4 @@ async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Pro
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-}
-
-/** Between the two files in readDeployState's output: neither JSON nor a hex fingerprint holds it. */
-const SEPARATOR = '\n--preevy--\n';
-
-/**
- * The manifest of the last upload, the fingerprint of the last successful deploy and the changes not deployed
- * yet, in one exec.
- */
-async function readDeployState(
-  client: KubeClient,
-  namespace: string,
-  pod: { name: string; container: string },
-  dir: string,
-  log: Log,
-): Promise<{ manifest?: Manifest; stamp?: string; pending?: string[] }> {
-  let out = collect();
-  try {
-    await retryOpening(
-      `read ${dir}/${MANIFEST} in pod ${pod.name}`,
-      () => {
-        out = collect();
-        return execInPod(client, {
-          namespace,
-          pod: pod.name,
-          container: pod.container,
-          command: [
-            'sh',
-            '-c',
-            'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; printf "$4"; cat "$1/$5" 2>/dev/null; exit 0',
-            'sh',
-            dir,
-            MANIFEST,
-            STAMP,
-            SEPARATOR.replaceAll('\n', '\\n'),
-            PENDING,
-          ],
-          stdout: out.stream,
-        });
-      },
-      { log },
-    );
-  } catch {
-    // A damaged state only costs a full upload and deploy.
-    return {};
-  }
-  const parts = out.text().split(SEPARATOR);
-  if (parts.length !== 3) return {};
-  const [manifestText = '', stampText = '', pendingText = ''] = parts;
-  const json = (t: string): unknown => {
-    try {
-      return t ? JSON.parse(t) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const manifest = json(manifestText) as Manifest | undefined;
-  const pending = json(pendingText);
-  const stamp = stampText.trim();
-  return {
-    manifest,
-    stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined,
-    pending: Array.isArray(pending) ? pending.filter((n): n is string => typeof n === 'string') : undefined,
-  };
 }
