@@ -92,7 +92,7 @@ export class TarMissingError extends ActionError {}
 export class ArchiveChangedError extends ActionError {}
 
 const contractHint =
-  'The template contract requires `tar` (and `sh`) in the first container of the docker-host Deployment: the files of the compose project are copied into it with `tar` over exec (docker:dind has both).';
+  'The template contract requires `tar` (and `sh`) in the first container of the docker-host Deployment: the files of the compose project are copied into it with `tar` over exec, and put in place with `xargs`, `rm`, `rmdir`, `mv`, `cat` and `chmod` (docker:dind has them all).';
 
 function buffer(chunk: unknown): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
@@ -232,8 +232,10 @@ export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promi
   const stderr = result.stderrTail.trim();
   // 127 is the shell's "command not found" (busybox: `sh: tar: not found`).
   if (result.exitCode === 127 && /not found/i.test(stderr)) {
+    // The shell names the command: `sh: tar: not found`, dash's `sh: 1: xargs: not found`.
+    const missing = /([^\s:]+): not found/i.exec(stderr)?.[1] ?? 'tar';
     throw new TarMissingError(
-      `The first container of the docker host (pod ${pod}, container ${container}) cannot run tar: ${stderr.slice(-MESSAGE_TAIL)}`,
+      `The first container of the docker host (pod ${pod}, container ${container}) cannot run ${missing}: ${stderr.slice(-MESSAGE_TAIL)}`,
       { hint: contractHint },
     );
   }
