@@ -29,7 +29,8 @@ export const STAGING = '.preevy-incoming';
  * replaces an earlier entry: `dir:MODE:./NAME` makes a directory, `put:I-MODE:./NAME` puts the staged entry I
  * in place (MODE empty: unchanged). A regular file is overwritten in place with `cat`, which keeps its inode: a
  * container whose single-file bind mount pins it sees the new content (tar, mv and busybox's cp would all give
- * the path a new inode). xargs -0 passes the names as arguments, so no shell ever parses one. Only POSIX sh and
+ * the path a new inode). A file that cannot be written (read-only, for a docker host that does not run as root)
+ * is replaced instead. xargs -0 passes the names as arguments, so no shell ever parses one. Only POSIX sh and
  * utilities that busybox has, as in docker:dind.
  */
 export const STEPS_SCRIPT = `set -e
@@ -42,8 +43,8 @@ for e do
   case $op in
   dir) mkdir -p "$f" && chmod "$a" "$f" ;;
   put) i=${STAGING}/\${a%-*}; m=\${a#*-}
-    if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ]; then
-      cat "$i" > "$f" && { [ -z "$m" ] || chmod "$m" "$f"; }
+    if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ] && { cat "$i" > "$f"; } 2>/dev/null; then
+      [ -z "$m" ] || chmod "$m" "$f"
     else
       if [ -d "$f" ] && [ ! -L "$f" ]; then rmdir "$f"; fi
       mv -f "$i" "$f"

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -32,16 +33,24 @@ function busyboxBin(): string | undefined {
   const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((p) => existsSync(p));
   if (!busybox) return undefined;
   const bin = mkdtempSync(path.join(tmpdir(), 'busybox-'));
+  chmodSync(bin, 0o755);
   for (const applet of ['sh', 'tar', 'xargs', 'mkdir', 'rm', 'rmdir', 'mv', 'cat', 'chmod', 'head'])
     symlinkSync(busybox, path.join(bin, applet));
   return bin;
 }
 const busybox = busyboxBin();
 
-async function extract(pod: string, plan: Awaited<ReturnType<typeof planUpload>>, bin?: string) {
+/** `uid`: the docker host's user (a rootless one is not root). */
+async function extract(
+  pod: string,
+  plan: Awaited<ReturnType<typeof planUpload>>,
+  bin?: string,
+  uid?: number,
+) {
   const [sh, ...args] = extractCommand(pod);
   const child = spawn(bin ? path.join(bin, 'sh') : (sh as string), args, {
     env: { PATH: bin ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    ...(uid === undefined ? {} : { uid, gid: uid }),
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -148,4 +157,25 @@ describe.each(shells)('an upload over the last one (%s)', (_name, bin) => {
     const third = await planUpload({ workingDirectory: wd, roots: ['nginx.conf'], previous: manifest() });
     expect(third.sync).toMatchObject({ steps: [], changed: [], removed: [] });
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'a read-only file that a docker host not running as root cannot write over is replaced',
+    async () => {
+      const nobody = 65534;
+      const wd = mkdtempSync(path.join(tmpdir(), 'runner-'));
+      const parent = mkdtempSync(path.join(tmpdir(), 'pod-'));
+      chownSync(parent, nobody, nobody);
+      const pod = path.join(parent, 'env');
+      write(wd, { 'ro.txt': 'one\n' });
+      chmodSync(path.join(wd, 'ro.txt'), 0o444);
+      await extract(pod, await planUpload({ workingDirectory: wd, roots: ['ro.txt'] }), bin, nobody);
+      chmodSync(path.join(wd, 'ro.txt'), 0o644);
+      writeFileSync(path.join(wd, 'ro.txt'), 'two\n');
+      chmodSync(path.join(wd, 'ro.txt'), 0o444);
+      const previous = JSON.parse(readFileSync(path.join(pod, MANIFEST), 'utf8')) as Manifest;
+      const second = await planUpload({ workingDirectory: wd, roots: ['ro.txt'], previous });
+      await extract(pod, second, bin, nobody);
+      expect(listing(pod, [MANIFEST])).toEqual({ 'ro.txt': '444 two\n' });
+    },
+  );
 });
