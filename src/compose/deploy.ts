@@ -13,15 +13,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { ActionError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { copyTarToPod } from '../kube/copy.js';
-import { execInPod } from '../kube/exec.js';
 import type { Log } from '../kube/log.js';
 import { getObject } from '../kube/objects.js';
 import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../kube/pods.js';
-import { retryOpening } from '../kube/retry.js';
 import { rec } from '../kube/shapes.js';
 import { openTunnel, type Tunnel, waitForDocker } from '../kube/tunnel.js';
 import type { KubeObject } from '../kube/types.js';
@@ -30,8 +27,10 @@ import { deployFingerprint, STAMP } from './fingerprint.js';
 import { type ComposeProject, composeEnv } from './model.js';
 import type { PreparedCompose } from './prepare.js';
 import { pruneDocker } from './prune.js';
+import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
 import { type ComposeStepRunner, composeUp } from './run.js';
 import { containersDiffer } from './running.js';
+import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
 import {
   DEFAULT_STORAGE_SIZE,
   diskFullError,
@@ -39,9 +38,8 @@ import {
   type StorageSize,
   watchDiskFull,
 } from './storage.js';
-import { type Manifest, planUpload, tarStream, type UploadPlan } from './upload.js';
+import { planUpload, tarStream, type UploadPlan } from './upload.js';
 
-const MANIFEST = '.preevy-upload-manifest.json';
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
 const LARGE_UPLOAD_BYTES = 100 * 1024 * 1024;
 
@@ -72,19 +70,6 @@ export function hasComposeProject(project: ComposeProject): boolean {
   return ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'].some((f) =>
     existsSync(path.join(project.workingDirectory, f)),
   );
-}
-
-function collect(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  };
 }
 
 /** tunnel → upload → compose build and up, on the environment's docker host. */
@@ -134,6 +119,7 @@ async function deployTo(
   const env = composeEnv(process.env, tunnel.url);
   const { prepared: rewritten } = args;
 
+  let changed: string[] = [];
   const { plan, upToDate } = await phase('Upload the files', async () => {
     const previous = await readDeployState(client, namespace, pod, rewritten.remoteDir, log);
     const plan = await planUpload({
@@ -153,6 +139,7 @@ async function deployTo(
       );
       return { plan, upToDate: true };
     }
+    changed = [...new Set([...(previous.pending ?? []), ...plan.sync.changed])].sort();
     // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream. The
     // archive empties the stamp of the last deploy: from here on the services may no longer match it.
     await copyTarToPod(client, {
@@ -160,12 +147,13 @@ async function deployTo(
       pod: pod.name,
       container: pod.container,
       dir: rewritten.remoteDir,
-      tar: () => tarStream(plan, MANIFEST, [STAMP]),
+      tar: () => tarStream(plan, MANIFEST, [STAMP], { [PENDING]: JSON.stringify(changed) }),
       log,
     });
     const files = plan.send.filter((e) => e.type === 'file').length;
+    const removed = plan.sync.removed.length;
     log.info(
-      `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped.`,
+      `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped${removed ? `; ${removed} files no longer in the project removed` : ''}.`,
     );
     return { plan, upToDate: false };
   });
@@ -177,15 +165,29 @@ async function deployTo(
     upToDate,
   };
   if (upToDate) return result;
-  await phase('Build and start the services', () =>
-    composeUp({
-      project: rewritten.project,
-      model: rewritten.model,
-      env,
-      log,
-      step: againAfterDrop(tunnel, log, podChanged),
-    }),
-  );
+  const compose = {
+    project: rewritten.project,
+    model: rewritten.model,
+    env,
+    log,
+    step: againAfterDrop(tunnel, log, podChanged),
+  };
+  const bound = servicesBinding(rewritten.model, rewritten.remoteDir, changed);
+  const before = bound.length ? await trySnapshot(tunnel.url, rewritten.project.projectName, log) : undefined;
+  await phase('Build and start the services', () => composeUp(compose));
+  if (bound.length) {
+    // Those that `up` created or started read their files just now.
+    const after = await trySnapshot(tunnel.url, rewritten.project.projectName, log);
+    const stale = after ? leftAsTheyWere(bound, before, after) : bound;
+    if (stale.length) {
+      await phase('Recreate the services whose files changed', async () => {
+        log.info(
+          `Bind-mounted files of ${stale.join(', ')} changed: recreating ${stale.length > 1 ? 'them' : 'it'}.`,
+        );
+        await composeRecreate(compose, stale);
+      });
+    }
+  }
   await recordDeploy(client, namespace, pod, rewritten, plan, log);
   await pruneDocker(tunnel.url, args.storage ?? DEFAULT_STORAGE_SIZE, log);
   return result;
@@ -209,31 +211,6 @@ async function unchangedSinceLastDeploy(
   );
   if (differs) log.info(`Nothing changed since the last deploy, but ${differs}: deploying again.`);
   return differs === undefined;
-}
-
-/** The fingerprint of a successful deploy, for the next `up` to compare with. Best-effort. */
-async function recordDeploy(
-  client: KubeClient,
-  namespace: string,
-  pod: DockerHostPod,
-  prepared: PreparedCompose,
-  plan: UploadPlan,
-  log: Log,
-): Promise<void> {
-  try {
-    const fingerprint = await deployFingerprint(prepared.model, plan);
-    if (!fingerprint) return;
-    const r = await execInPod(client, {
-      namespace,
-      pod: pod.name,
-      container: pod.container,
-      command: ['sh', '-c', 'printf %s "$1" > "$2"', 'sh', fingerprint, `${prepared.remoteDir}/${STAMP}`],
-    });
-    if (r.exitCode !== 0)
-      log.debug(`recording the deploy's fingerprint: exit ${r.exitCode}: ${r.stderrTail}`);
-  } catch (err) {
-    log.debug(`recording the deploy's fingerprint: ${errorMessage(err)}`);
-  }
 }
 
 /**
@@ -332,57 +309,4 @@ async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Pro
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-}
-
-/** Between the two files in readDeployState's output: neither JSON nor a hex fingerprint holds it. */
-const SEPARATOR = '\n--preevy--\n';
-
-/** The manifest of the last upload and the fingerprint of the last successful deploy, in one exec. */
-async function readDeployState(
-  client: KubeClient,
-  namespace: string,
-  pod: { name: string; container: string },
-  dir: string,
-  log: Log,
-): Promise<{ manifest?: Manifest; stamp?: string }> {
-  let out = collect();
-  try {
-    await retryOpening(
-      `read ${dir}/${MANIFEST} in pod ${pod.name}`,
-      () => {
-        out = collect();
-        return execInPod(client, {
-          namespace,
-          pod: pod.name,
-          container: pod.container,
-          command: [
-            'sh',
-            '-c',
-            'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; exit 0',
-            'sh',
-            dir,
-            MANIFEST,
-            STAMP,
-            SEPARATOR.replaceAll('\n', '\\n'),
-          ],
-          stdout: out.stream,
-        });
-      },
-      { log },
-    );
-  } catch {
-    // A damaged state only costs a full upload and deploy.
-    return {};
-  }
-  const text = out.text();
-  const at = text.lastIndexOf(SEPARATOR);
-  if (at < 0) return {};
-  const stamp = text.slice(at + SEPARATOR.length).trim();
-  let manifest: Manifest | undefined;
-  try {
-    manifest = at > 0 ? (JSON.parse(text.slice(0, at)) as Manifest) : undefined;
-  } catch {
-    manifest = undefined;
-  }
-  return { manifest, stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined };
 }

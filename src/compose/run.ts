@@ -26,14 +26,14 @@ export interface ComposeRunOptions {
   step?: ComposeStepRunner;
 }
 
-export type ComposeStep = 'up';
+export type ComposeStep = 'up' | 'up --force-recreate';
 export type ComposeStepRunner = (step: ComposeStep, fn: () => Promise<void>) => Promise<void>;
 
-function baseArgs(p: ComposeProject): string[] {
+export function baseArgs(p: ComposeProject): string[] {
   return ['compose', ...projectArgs(p, { modelOnStdin: true })];
 }
 
-function hasHealthchecks(model: ComposeModel): boolean {
+export function hasHealthchecks(model: ComposeModel): boolean {
   return Object.values(model.services).some((s) => s.healthcheck && !s.healthcheck.disable);
 }
 

@@ -17,7 +17,7 @@ interface ContainerSummary {
 const TIMEOUT_MS = 10_000;
 
 /** GET a Docker API path through `dockerHost` (`tcp://host:port`); the JSON answer. */
-async function dockerJson(dockerHost: string, apiPath: string): Promise<unknown> {
+export async function dockerJson(dockerHost: string, apiPath: string): Promise<unknown> {
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   const res = await dockerGet({ host: url.hostname, port: Number(url.port) }, apiPath, TIMEOUT_MS);
   if (res.status !== 200) throw new Error(`GET ${apiPath}: HTTP ${res.status}: ${res.body.slice(0, 200)}`);

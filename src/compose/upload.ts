@@ -5,11 +5,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ActionError } from '../errors.js';
+import { STAGING, STEPS_SCRIPT } from '../kube/copy.js';
 import { followLinks, outsideProblem } from './rewrite.js';
+import { planSync, type SyncPlan } from './sync.js';
 
 /**
  * What was uploaded last time, kept in the docker host next to the files: relative path → size, mtime and the
- * SHA-256 of the content. A runner checks out a fresh copy for every run, so every mtime is new each time: a
+ * SHA-256 of the content (a symlink: its target, so that a later upload removes it when it is gone). A runner checks out a fresh copy for every run, so every mtime is new each time: a
  * file is unchanged when its content hash is the one uploaded. Size and mtime only spare reading a file that
  * has both as they were (a run on the same checkout).
  */
@@ -18,6 +20,9 @@ export interface ManifestEntry {
   size: number;
   mtimeMs: number;
   sha256?: string;
+  /** Permission bits (files): an in-place write changes them only when they changed. */
+  mode?: number;
+  link?: string;
 }
 
 export interface FileEntry {
@@ -41,6 +46,8 @@ export interface UploadPlan {
   send: FileEntry[];
   /** The new manifest. The hashes of the files sent are filled in while tarStream streams them. */
   manifest: Manifest;
+  /** How the sent entries reach their place, and what the last upload had that goes (see sync.ts). */
+  sync: SyncPlan;
   totalBytes: number;
   sendBytes: number;
   skippedFiles: number;
@@ -158,11 +165,12 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
   let sendBytes = 0;
   let skippedFiles = 0;
   for (const e of entries) {
+    if (e.type === 'symlink') manifest[e.name] = { size: 0, mtimeMs: e.mtimeMs, link: e.linkname };
     if (e.type !== 'file') {
       send.push(e);
       continue;
     }
-    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256 };
+    manifest[e.name] = { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256, mode: e.mode & 0o7777 };
     totalBytes += e.size;
     const top = e.name.split('/').slice(0, 2).join('/');
     byTop.set(top, (byTop.get(top) ?? 0) + e.size);
@@ -178,7 +186,8 @@ export async function planUpload(opts: PlanOptions): Promise<UploadPlan> {
     .map(([dir, bytes]) => ({ dir, bytes }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 5);
-  return { entries, send, manifest, totalBytes, sendBytes, skippedFiles, specials, largest };
+  const sync = planSync(entries, send, opts.previous);
+  return { entries, send, manifest, sync, totalBytes, sendBytes, skippedFiles, specials, largest };
 }
 
 /** Files read at once while hashing: enough to hide the latency of opening many small files. */
@@ -216,19 +225,32 @@ export async function fileSha256(file: string): Promise<string> {
 /**
  * The archive of the planned entries, streamed: one file is open at a time, and tar-stream's backpressure
  * keeps memory flat whatever the tree's size. Files named in `emptied` are written empty (a marker that must
- * not outlive the upload); the manifest, with the hashes of the files just sent, travels as the last entry.
+ * not outlive the upload); `extra` files are written with their text. Entries that must replace what the last
+ * upload left go to the staging directory, with the steps that put them in place (sync.ts, copy.ts); the
+ * manifest, with the hashes of the files just sent, travels as the last entry.
  */
 export function tarStream(
   plan: UploadPlan,
   manifestName = '.preevy-upload-manifest.json',
   emptied: string[] = [],
+  extra: Record<string, string> = {},
 ): Readable {
   const p = pack();
+  const { sync } = plan;
+  const staged = new Map(sync.staged.map((e, i) => [e, `${STAGING}/${i}`]));
   void (async () => {
     try {
       for (const name of emptied) p.entry({ name, mode: 0o600, type: 'file' }, '');
-      for (const e of plan.send) {
-        const header = { name: e.name, mode: e.mode & 0o7777, mtime: new Date(e.mtimeMs) };
+      for (const [name, text] of Object.entries(extra)) p.entry({ name, mode: 0o600, type: 'file' }, text);
+      // Always all there, empty or not: lists a failed upload left behind must not be used again.
+      p.entry({ name: STAGING, mode: 0o700, type: 'directory' });
+      p.entry({ name: `${STAGING}/run.sh`, mode: 0o600, type: 'file' }, STEPS_SCRIPT);
+      p.entry({ name: `${STAGING}/remove`, mode: 0o600, type: 'file' }, namesText(sync.removed));
+      p.entry({ name: `${STAGING}/rmdirs`, mode: 0o600, type: 'file' }, namesText(sync.rmdirs));
+      p.entry({ name: `${STAGING}/steps`, mode: 0o600, type: 'file' }, stepsText(sync.steps));
+      for (const e of [...sync.direct, ...sync.staged]) {
+        const name = staged.get(e) ?? e.name;
+        const header = { name, mode: e.mode & 0o7777, mtime: new Date(e.mtimeMs) };
         if (e.type === 'directory') {
           p.entry({ ...header, type: 'directory' });
         } else if (e.type === 'symlink') {
@@ -261,6 +283,21 @@ export function tarStream(
   })();
   // tar-stream packs with streamx; callers get a Node stream (async iteration keeps the backpressure).
   return Readable.from(p);
+}
+
+/** NUL-terminated, each name behind `./`: a name may hold any character but NUL, and none reads as an option. */
+function namesText(names: readonly string[]): string {
+  return names.map((n) => `./${n}\0`).join('');
+}
+
+/** As namesText: `OP:ARG:./NAME`. */
+function stepsText(steps: readonly string[]): string {
+  return steps
+    .map((s) => {
+      const at = s.indexOf(':', s.indexOf(':') + 1) + 1;
+      return `${s.slice(0, at)}./${s.slice(at)}\0`;
+    })
+    .join('');
 }
 
 /**

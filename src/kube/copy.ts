@@ -17,10 +17,54 @@ import { type Log, noopLog } from './log.js';
 import { retryOpening } from './retry.js';
 
 /**
- * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads
- * `sh: tar: not found` and not as if the directory were the problem.
+ * Where an archive puts what must replace earlier files, the lists of what to do after the extraction
+ * (src/compose/sync.ts writes them: NUL-terminated, every name behind `./`) and the script that does it
+ * (`STEPS_SCRIPT`, as `run.sh`). Removed once the script ran.
  */
-const EXTRACT = 'mkdir -p "$1" && tar xf - -C "$1"';
+export const STAGING = '.preevy-incoming';
+
+/**
+ * After the extraction, in the environment's directory: `remove` lists the files and symlinks of the last upload
+ * that are gone, `rmdirs` the directories that held them (deepest first; kept if not empty), and `steps` what
+ * replaces an earlier entry: `dir:MODE:./NAME` makes a directory, `put:I-MODE:./NAME` puts the staged entry I
+ * in place (MODE empty: unchanged). A regular file is overwritten in place with `cat`, which keeps its inode: a
+ * container whose single-file bind mount pins it sees the new content (tar, mv and busybox's cp would all give
+ * the path a new inode). A file that cannot be written (read-only, for a docker host that does not run as root)
+ * is replaced instead. xargs -0 passes the names as arguments, so no shell ever parses one. Only POSIX sh and
+ * utilities that busybox has, as in docker:dind.
+ */
+export const STEPS_SCRIPT = `set -e
+s=${STAGING}
+xargs -0 rm -f < $s/remove
+xargs -0 rmdir < $s/rmdirs 2>/dev/null || :
+xargs -0 sh -c '
+for e do
+  op=\${e%%:*}; e=\${e#*:}; a=\${e%%:*}; f=\${e#*:}
+  case $op in
+  dir) mkdir -p "$f" && chmod "$a" "$f" ;;
+  put) i=${STAGING}/\${a%-*}; m=\${a#*-}
+    if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ] && { cat "$i" > "$f"; } 2>/dev/null; then
+      [ -z "$m" ] || chmod "$m" "$f"
+    else
+      if [ -d "$f" ] && [ ! -L "$f" ]; then rmdir "$f"; fi
+      mv -f "$i" "$f"
+    fi ;;
+  *) echo "unknown upload step: $op" >&2; false ;;
+  esac || exit 1
+done' sh < $s/steps
+`;
+
+/**
+ * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads
+ * `sh: tar: not found` and not as if the directory were the problem. An archive without the script (one not
+ * made by tarStream) is just extracted.
+ */
+const EXTRACT = `mkdir -p "$1" && cd "$1" && tar xf - && if [ -f ${STAGING}/run.sh ]; then sh ${STAGING}/run.sh && rm -rf ${STAGING}; fi`;
+/** The command that extracts an archive from stdin into `dir` and runs its steps. */
+export function extractCommand(dir: string): string[] {
+  return ['sh', '-c', EXTRACT, 'sh', dir];
+}
+
 /** Enough of tar's stderr for a message; the rest goes to the details. */
 const MESSAGE_TAIL = 1500;
 
@@ -49,7 +93,7 @@ export class TarMissingError extends ActionError {}
 export class ArchiveChangedError extends ActionError {}
 
 const contractHint =
-  'The template contract requires `tar` (and `sh`) in the first container of the docker-host Deployment: the files of the compose project are copied into it with `tar` over exec (docker:dind has both).';
+  'The template contract requires `tar` (and `sh`) in the first container of the docker-host Deployment: the files of the compose project are copied into it with `tar` over exec, and put in place with `xargs`, `rm`, `rmdir`, `mv`, `cat` and `chmod` (docker:dind has them all).';
 
 function buffer(chunk: unknown): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
@@ -126,7 +170,7 @@ async function measure(open: () => Readable): Promise<number> {
 export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promise<CopyTarResult> {
   const { namespace, pod, container, dir } = args;
   const log = args.log ?? noopLog;
-  const command = ['sh', '-c', EXTRACT, 'sh', dir];
+  const command = extractCommand(dir);
 
   const what = `copy into ${dir} of pod ${pod}`;
   let first = metered(args.tar);
@@ -189,8 +233,10 @@ export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promi
   const stderr = result.stderrTail.trim();
   // 127 is the shell's "command not found" (busybox: `sh: tar: not found`).
   if (result.exitCode === 127 && /not found/i.test(stderr)) {
+    // The shell names the command: `sh: tar: not found`, dash's `sh: 1: xargs: not found`.
+    const missing = /([^\s:]+): not found/i.exec(stderr)?.[1] ?? 'tar';
     throw new TarMissingError(
-      `The first container of the docker host (pod ${pod}, container ${container}) cannot run tar: ${stderr.slice(-MESSAGE_TAIL)}`,
+      `The first container of the docker host (pod ${pod}, container ${container}) cannot run ${missing}: ${stderr.slice(-MESSAGE_TAIL)}`,
       { hint: contractHint },
     );
   }

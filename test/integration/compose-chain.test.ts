@@ -8,6 +8,7 @@ import { rewriteForDockerHost } from '../../src/compose/rewrite.js';
 import { composeUp } from '../../src/compose/run.js';
 import { type Manifest, planUpload, tarStream } from '../../src/compose/upload.js';
 import { pinPorts } from '../../src/compose/urls.js';
+import { extractCommand } from '../../src/kube/copy.js';
 import { cleanDockerEnv, runProcess } from '../../src/util/process.js';
 import { type Engine, startEngine } from '../sim/docker/engines.js';
 import { ensureBusyboxImage } from '../sim/docker/images.js';
@@ -43,31 +44,30 @@ describe.skipIf(skip !== undefined)(
       await engine?.stop();
     });
 
-    async function deploy(previous?: Manifest) {
+    /** With `uploadOnly`, the files are uploaded and compose is not run. */
+    async function deploy(previous?: Manifest, dir = wd, uploadOnly = false) {
       const project = {
-        workingDirectory: wd,
+        workingDirectory: dir,
         files: [],
         profiles: [],
         envFiles: [],
-        projectName: 'shop-pr-1',
+        // One project per directory: a second one under the same name would remove the first one's services.
+        projectName: dir === wd ? 'shop-pr-1' : 'shop-pr-2',
       };
       const env = cleanDockerEnv(
         { PATH: process.env.PATH, HOME: process.env.HOME },
         `tcp://${engine.ip}:2375`,
       );
       const model = await loadComposeModel(project, env);
-      const rewritten = rewriteForDockerHost(model, { workingDirectory: wd, envId: 'shop-pr-1' });
-      const plan = await planUpload({ workingDirectory: wd, roots: rewritten.uploads, previous });
-      const child = engine.exec([
-        'sh',
-        '-c',
-        `mkdir -p ${rewritten.remoteDir} && tar xf - -C ${rewritten.remoteDir}`,
-      ]);
+      const rewritten = rewriteForDockerHost(model, { workingDirectory: dir, envId: project.projectName });
+      const plan = await planUpload({ workingDirectory: dir, roots: rewritten.uploads, previous });
+      // The command the action runs in the pod's container (copy.ts), here through the engine's own exec.
+      const child = engine.exec(extractCommand(rewritten.remoteDir));
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       await pipeline(tarStream(plan), child.stdin!);
       expect(await exited).toBe(0);
       const log = captureLog();
-      await composeUp({ project, model: pinPorts(rewritten.model).model, env, log });
+      if (!uploadOnly) await composeUp({ project, model: pinPorts(rewritten.model).model, env, log });
       return { plan, log };
     }
 
@@ -132,6 +132,21 @@ describe.skipIf(skip !== undefined)(
         captureStdout: true,
       });
       expect(images.stdout.trim()).not.toBe('');
+    });
+
+    it('a changed file that a running container bind-mounts alone reaches it, with no restart', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'single-'));
+      writeFileSync(path.join(dir, 'page.html'), 'first\n');
+      // httpd reads the file at every request: what it serves is what the container's mount shows now.
+      writeFileSync(
+        path.join(dir, 'compose.yaml'),
+        'services:\n  single:\n    image: busybox:local\n    init: true\n    command: ["httpd", "-f", "-p", "80", "-h", "/www"]\n    ports: ["8090:80"]\n    volumes: ["./page.html:/www/index.html:ro"]\n',
+      );
+      const first = await deploy(undefined, dir);
+      expect(await httpGet(engine.ip, 8090, '/')).toBe('first\n');
+      writeFileSync(path.join(dir, 'page.html'), 'second, and longer\n');
+      await deploy(first.plan.manifest, dir, true);
+      expect(await httpGet(engine.ip, 8090, '/')).toBe('second, and longer\n');
     });
   },
 );

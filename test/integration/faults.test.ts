@@ -37,11 +37,14 @@ const REPO = 'shop';
 const TOKEN = 'ghs_faults_test_token_000000001';
 const CYCLES = 20;
 
-/** One service from the engines' own image, a bind-mounted file, a published port; nothing to build. */
+/**
+ * One service from the engines' own image, a bind-mounted file, a published port; nothing to build. httpd is
+ * PID 1, which ignores SIGTERM: the init lets the recreate that a push of the served file brings stop it at once.
+ */
 const PROJECT = {
   'site/index.html': 'v1\n',
   'compose.yaml':
-    'services:\n  web:\n    image: busybox:local\n    command: ["httpd", "-f", "-p", "80", "-h", "/www"]\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
+    'services:\n  web:\n    image: busybox:local\n    init: true\n    command: ["httpd", "-f", "-p", "80", "-h", "/www"]\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
 };
 
 /**

@@ -221,12 +221,15 @@ export function writeProject(files: Record<string, string>, prefix = 'project-')
   return wd;
 }
 
-/** A service built from a local Dockerfile, serving a bind-mounted directory. */
+/**
+ * A service built from a local Dockerfile, serving a bind-mounted directory. httpd is PID 1, which ignores
+ * SIGTERM: the init lets a recreate (a push that changes the served files) stop it at once, not after 10 s.
+ */
 export const WEB_PROJECT = {
   'app/Dockerfile':
     'FROM busybox:local\nRUN echo built > /built\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
   'site/index.html': 'v1\n',
   'site/other.html': 'unchanged\n',
   'compose.yaml':
-    'services:\n  web:\n    build: ./app\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
+    'services:\n  web:\n    build: ./app\n    init: true\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
 };

@@ -17,7 +17,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ActionError } from '../../src/errors.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import { ArchiveChangedError, copyTarToPod, TarMissingError } from '../../src/kube/copy.js';
+import {
+  ArchiveChangedError,
+  copyTarToPod,
+  STAGING,
+  STEPS_SCRIPT,
+  TarMissingError,
+} from '../../src/kube/copy.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
 import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
@@ -37,20 +43,21 @@ interface Exec {
 const cluster = {
   v4Only: false,
   /** The container has no sh (the runtime refuses the exec) or no tar (sh says "tar: not found"). */
-  missing: undefined as 'sh' | 'tar' | undefined,
+  missing: undefined as 'sh' | 'tar' | 'xargs' | undefined,
   execs: [] as Exec[],
 };
 
-/** A PATH with sh, head and mkdir but no tar. */
-function pathWithoutTar(): string {
+/** A PATH with sh, head and mkdir (and `more`) but no tar. */
+function pathWithoutTar(more: string[] = []): string {
   const bin = mkdtempSync(path.join(tmpdir(), 'no-tar-'));
-  for (const cmd of ['sh', 'head', 'mkdir']) {
+  for (const cmd of ['sh', 'head', 'mkdir', ...more]) {
     const found = ['/usr/bin', '/bin'].map((d) => path.join(d, cmd)).find((p) => existsSync(p));
     if (found) symlinkSync(found, path.join(bin, cmd));
   }
   return bin;
 }
 let noTarPath: string;
+let noXargsPath: string;
 
 function frame(channel: number, data: Buffer | string): Buffer {
   return Buffer.concat([Buffer.from([channel]), Buffer.from(data)]);
@@ -105,7 +112,14 @@ function onExec(ws: WebSocket, argv: string[]) {
   }
   const [cmd = '', ...rest] = argv;
   const child = spawn(cmd, rest, {
-    env: { PATH: cluster.missing === 'tar' ? noTarPath : '/usr/sbin:/usr/bin:/sbin:/bin' },
+    env: {
+      PATH:
+        cluster.missing === 'tar'
+          ? noTarPath
+          : cluster.missing === 'xargs'
+            ? noXargsPath
+            : '/usr/sbin:/usr/bin:/sbin:/bin',
+    },
     stdio: 'pipe',
   });
   child.stdin.on('error', () => {});
@@ -133,6 +147,7 @@ let client: KubeClient;
 
 beforeAll(async () => {
   noTarPath = pathWithoutTar();
+  noXargsPath = pathWithoutTar(['tar']);
   const certs = simCerts();
   server = https.createServer({ key: certs.keyPem, cert: certs.certPem });
   wss = new WebSocketServer({
@@ -319,6 +334,22 @@ describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
       expect((err as ActionError).hint).toMatch(
         /template contract requires `tar` .* in the first container of the docker-host Deployment/,
       );
+    });
+
+    it('a container without xargs (which puts an upload over the last one in place) is told by name', async () => {
+      cluster.missing = 'xargs';
+      const p = pack();
+      p.entry({ name: `${STAGING}/run.sh` }, STEPS_SCRIPT);
+      for (const list of ['remove', 'rmdirs', 'steps']) p.entry({ name: `${STAGING}/${list}` }, '');
+      p.finalize();
+      const err = await copyTarToPod(client, {
+        ...target,
+        dir: mkdtempSync(path.join(tmpdir(), 'pod-')),
+        tar: () => Readable.from(p),
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TarMissingError);
+      expect((err as ActionError).message).toMatch(/container dind\) cannot run xargs: .*xargs: not found/);
+      expect((err as ActionError).hint).toMatch(/put in place with `xargs`/);
     });
 
     it('a container without sh breaks the template contract', async () => {

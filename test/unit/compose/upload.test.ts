@@ -46,7 +46,14 @@ describe('planUpload and tarStream', () => {
     expect(readFileSync(path.join(x, 'conf/nested/big.bin')).equals(Buffer.alloc(100_000, 7))).toBe(true);
     expect(readFileSync(path.join(x, 'secret.txt'), 'utf8')).toBe('s3cret');
     const manifest = JSON.parse(readFileSync(path.join(x, '.preevy-upload-manifest.json'), 'utf8'));
-    expect(Object.keys(manifest).sort()).toEqual(['conf/app.ini', 'conf/nested/big.bin', 'secret.txt']);
+    expect(Object.keys(manifest).sort()).toEqual([
+      'conf/app.ini',
+      'conf/link.ini',
+      'conf/nested/big.bin',
+      'secret.txt',
+    ]);
+    // A symlink is kept with its target, so that an upload without it removes it.
+    expect(manifest['conf/link.ini']).toMatchObject({ link: 'app.ini' });
   });
 
   it('a re-deploy sends only the files whose content changed, whatever their mtimes', async () => {

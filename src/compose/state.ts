@@ -1,0 +1,131 @@
+/**
+ * What the docker host keeps of past deploys, next to the uploaded files: the manifest of the last upload, the
+ * fingerprint of the last successful deploy (fingerprint.ts) and the changes uploaded since (sync.ts).
+ */
+import { Writable } from 'node:stream';
+import { errorMessage } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { execInPod } from '../kube/exec.js';
+import type { Log } from '../kube/log.js';
+import type { DockerHostPod } from '../kube/pods.js';
+import { retryOpening } from '../kube/retry.js';
+import { deployFingerprint, STAMP } from './fingerprint.js';
+import type { PreparedCompose } from './prepare.js';
+import type { Manifest, UploadPlan } from './upload.js';
+
+export const MANIFEST = '.preevy-upload-manifest.json';
+/**
+ * The files changed by uploads since the last successful deploy (JSON, relative names): a deploy that failed
+ * after its upload leaves them for the next one, whose services bound to them must still be recreated.
+ */
+export const PENDING = '.preevy-changed.json';
+function collect(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  return {
+    stream: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    }),
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+/** The fingerprint of a successful deploy, for the next `up` to compare with. Best-effort. */
+export async function recordDeploy(
+  client: KubeClient,
+  namespace: string,
+  pod: DockerHostPod,
+  prepared: PreparedCompose,
+  plan: UploadPlan,
+  log: Log,
+): Promise<void> {
+  try {
+    const fingerprint = await deployFingerprint(prepared.model, plan);
+    if (!fingerprint) return;
+    const r = await execInPod(client, {
+      namespace,
+      pod: pod.name,
+      container: pod.container,
+      // The pending changes go first: a stamp must never stand beside changes it did not deploy.
+      command: [
+        'sh',
+        '-c',
+        'rm -f "$3" && printf %s "$1" > "$2"',
+        'sh',
+        fingerprint,
+        `${prepared.remoteDir}/${STAMP}`,
+        `${prepared.remoteDir}/${PENDING}`,
+      ],
+    });
+    if (r.exitCode !== 0)
+      log.debug(`recording the deploy's fingerprint: exit ${r.exitCode}: ${r.stderrTail}`);
+  } catch (err) {
+    log.debug(`recording the deploy's fingerprint: ${errorMessage(err)}`);
+  }
+}
+
+/** Between the two files in readDeployState's output: neither JSON nor a hex fingerprint holds it. */
+const SEPARATOR = '\n--preevy--\n';
+
+/**
+ * The manifest of the last upload, the fingerprint of the last successful deploy and the changes not deployed
+ * yet, in one exec.
+ */
+export async function readDeployState(
+  client: KubeClient,
+  namespace: string,
+  pod: { name: string; container: string },
+  dir: string,
+  log: Log,
+): Promise<{ manifest?: Manifest; stamp?: string; pending?: string[] }> {
+  let out = collect();
+  try {
+    await retryOpening(
+      `read ${dir}/${MANIFEST} in pod ${pod.name}`,
+      () => {
+        out = collect();
+        return execInPod(client, {
+          namespace,
+          pod: pod.name,
+          container: pod.container,
+          command: [
+            'sh',
+            '-c',
+            'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; printf "$4"; cat "$1/$5" 2>/dev/null; exit 0',
+            'sh',
+            dir,
+            MANIFEST,
+            STAMP,
+            SEPARATOR.replaceAll('\n', '\\n'),
+            PENDING,
+          ],
+          stdout: out.stream,
+        });
+      },
+      { log },
+    );
+  } catch {
+    // A damaged state only costs a full upload and deploy.
+    return {};
+  }
+  const parts = out.text().split(SEPARATOR);
+  if (parts.length !== 3) return {};
+  const [manifestText = '', stampText = '', pendingText = ''] = parts;
+  const json = (t: string): unknown => {
+    try {
+      return t ? JSON.parse(t) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const manifest = json(manifestText) as Manifest | undefined;
+  const pending = json(pendingText);
+  const stamp = stampText.trim();
+  return {
+    manifest,
+    stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined,
+    pending: Array.isArray(pending) ? pending.filter((n): n is string => typeof n === 'string') : undefined,
+  };
+}
