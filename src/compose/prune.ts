@@ -5,39 +5,14 @@
  *
  * Best-effort: a prune that fails is a warning, never a failed deploy.
  */
-import http from 'node:http';
 import { errorMessage } from '../errors.js';
 import type { Log } from '../kube/log.js';
-import type { HttpAnswer } from '../kube/tunnel.js';
+import { dockerRequest } from '../kube/tunnel.js';
 import { formatBytes } from '../util/quantity.js';
 import { cacheKeepBytes, type StorageSize } from './storage.js';
 
 /** A prune walks every cache record; on a full disk of small layers that takes a while. */
 const TIMEOUT_MS = 120_000;
-
-/** One POST to dockerd over a fresh connection (no agent: nothing stays open), as dockerGet does for GETs. */
-export function dockerPost(
-  target: { host: string; port: number },
-  path: string,
-  timeoutMs: number,
-): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { method: 'POST', host: target.host, port: target.port, path, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`POST ${path}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 export interface PruneResult {
   /** Bytes of build cache removed. */
@@ -59,7 +34,7 @@ export function buildPruneQuery(keep: number): string {
 }
 
 async function postJson(target: { host: string; port: number }, path: string): Promise<unknown> {
-  const res = await dockerPost(target, path, TIMEOUT_MS);
+  const res = await dockerRequest(target, 'POST', path, TIMEOUT_MS);
   if (res.status !== 200)
     throw new Error(`POST ${path.split('?')[0]}: HTTP ${res.status}: ${res.body.slice(0, 200)}`);
   return JSON.parse(res.body);

@@ -388,16 +388,17 @@ export interface HttpAnswer {
 }
 
 /**
- * One GET to dockerd over a fresh connection to the tunnel (no agent: nothing stays open), by node's HTTP
- * client. Used for readiness here and by compose/running.ts.
+ * One request to dockerd over a fresh connection to the tunnel (no agent: nothing stays open), by node's HTTP
+ * client. GETs for readiness here and by compose/running.ts; POSTs by compose/prune.ts.
  */
-export function dockerGet(
+export function dockerRequest(
   target: { host: string; port: number },
+  method: 'GET' | 'POST',
   path: string,
   timeoutMs: number,
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: target.host, port: target.port, path, agent: false }, (res) => {
+    const req = http.request({ method, host: target.host, port: target.port, path, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -405,9 +406,16 @@ export function dockerGet(
         resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
       );
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)),
+    );
     req.on('error', reject);
+    req.end();
   });
+}
+
+export function dockerGet(target: { host: string; port: number }, path: string, timeoutMs: number) {
+  return dockerRequest(target, 'GET', path, timeoutMs);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

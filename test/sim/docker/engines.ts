@@ -707,6 +707,17 @@ async function launch(opts: EngineOptions, index: number, n: Names, release: () 
             });
       execs.add(child);
       child.on('close', () => execs.delete(child));
+      // In the pod's cgroup as its other processes are: a long-running command (a server started by a test) then
+      // dies with the pod on every teardown path, the stale sweep of a crashed run's leftovers included. Left
+      // outside, it would keep the pod's private mounts alive after its directory was reused.
+      if (child.pid !== undefined) {
+        try {
+          fs.mkdirSync(path.join(tracking, 'exec'), { recursive: true });
+          fs.writeFileSync(path.join(tracking, 'exec', 'cgroup.procs'), `${child.pid}\n`);
+        } catch {
+          // It exited already.
+        }
+      }
       // The command may exit without reading all input (or never start): EPIPE is its business, not a crash.
       child.stdin?.on('error', () => {});
       if (execOpts.stdin && child.stdin) execOpts.stdin.pipe(child.stdin);
