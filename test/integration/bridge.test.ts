@@ -12,10 +12,10 @@ import type { KubeSim } from '../sim/kube/index.js';
 import {
   captureLog,
   ctxFor,
+  engineOfEnv,
   envObjects,
   expectRejects,
   inputsFor,
-  NAMESPACE,
   startDockerSim,
   WEB_PROJECT,
   writeProject,
@@ -52,10 +52,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
   });
 
   const engineOf = (envId = 'shop-pr-21') => {
-    const pod = sim.store
-      .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-      .find((p) => !p.metadata.deletionTimestamp);
-    return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+    return engineOfEnv(sim, backend, envId);
   };
   const containers = async (envId: string) => {
     const engine = engineOf(envId);

@@ -12,9 +12,9 @@ import type { KubeSim } from '../sim/kube/index.js';
 import {
   captureLog,
   ctxFor,
+  engineOfEnv,
   expectRejects,
   inputsFor,
-  NAMESPACE,
   startDockerSim,
   writeProject,
 } from './harness.js';
@@ -52,10 +52,7 @@ describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${
   });
 
   const engineOf = (envId: string) => {
-    const pod = sim.store
-      .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-      .find((p) => !p.metadata.deletionTimestamp);
-    const engine = pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+    const engine = engineOfEnv(sim, backend, envId);
     if (!engine) throw new Error(`no docker host engine for ${envId}`);
     return tcp(engine);
   };

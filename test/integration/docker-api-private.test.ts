@@ -9,6 +9,7 @@ import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import {
   ctxFor,
+  engineOfEnv,
   envObjects,
   inputsFor,
   NAMESPACE,
@@ -80,10 +81,7 @@ describe.skipIf(skip !== undefined)(
     });
 
     const engineOf = (envId: string) => {
-      const pod = sim.store
-        .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-        .find((p) => !p.metadata.deletionTimestamp);
-      return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+      return engineOfEnv(sim, backend, envId);
     };
 
     it('with the bundled template, another pod is refused on 2375 but reaches the published port, and the tunnel works', async () => {

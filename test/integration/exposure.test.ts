@@ -9,7 +9,7 @@ import type { DockerPodBackend } from '../sim/docker/backend.js';
 import { dockerUnavailable } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimNetwork } from '../sim/kube/network/index.js';
-import { ctxFor, envObjects, inputsFor, NAMESPACE, startDockerSim } from './harness.js';
+import { ctxFor, engineOfEnv, envObjects, inputsFor, NAMESPACE, startDockerSim } from './harness.js';
 
 const skip = dockerUnavailable();
 const EXAMPLE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../examples/compose-app');
@@ -40,10 +40,7 @@ describe.skipIf(skip !== undefined)(
       return wd;
     };
     const engineOf = (envId: string) => {
-      const pod = sim.store
-        .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-        .find((p) => !p.metadata.deletionTimestamp);
-      return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+      return engineOfEnv(sim, backend, envId);
     };
 
     it('expose: ingress gives a host per published port, and each URL answers with the app', async () => {

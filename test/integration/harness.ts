@@ -11,6 +11,7 @@ import {
   type DockerPodBackendOptions,
   dockerPodBackend,
 } from '../sim/docker/backend.js';
+import type { Engine } from '../sim/docker/engines.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';
@@ -233,3 +234,11 @@ export const WEB_PROJECT = {
   'compose.yaml':
     'services:\n  web:\n    build: ./app\n    init: true\n    ports: ["8080:80"]\n    volumes: ["./site:/www:ro"]\n',
 };
+
+/** The real Docker engine behind the live docker-host pod of environment `envId`, if it runs. */
+export function engineOfEnv(sim: KubeSim, backend: DockerPodBackend, envId: string): Engine | undefined {
+  const pod = sim.store
+    .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
+    .find((p) => !p.metadata.deletionTimestamp);
+  return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+}

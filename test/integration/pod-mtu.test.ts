@@ -8,7 +8,7 @@ import type { DockerPodBackend } from '../sim/docker/backend.js';
 import { type FarServer, startFarServer } from '../sim/docker/far-server.js';
 import { dockerUnavailable, tcp } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { ctxFor, expectRejects, inputsFor, NAMESPACE, startDockerSim, writeProject } from './harness.js';
+import { ctxFor, engineOfEnv, expectRejects, inputsFor, startDockerSim, writeProject } from './harness.js';
 
 const skip = dockerUnavailable();
 const POD_MTU = 1400;
@@ -34,10 +34,7 @@ describe.skipIf(skip !== undefined)(`a pod network below 1500${skip ? ` (skipped
   });
 
   const engineOf = (envId: string) => {
-    const pod = sim.store
-      .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-      .find((p) => !p.metadata.deletionTimestamp);
-    return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+    return engineOfEnv(sim, backend, envId);
   };
   // A download in a build step (4 MiB: well under a second when it flows); a stalled one is stopped by
   // `timeout` (exit 143) instead of hanging the build. Not `wget -T`: busybox 1.35's crashes with it.

@@ -9,7 +9,7 @@ import { dockerJson } from '../sim/docker/api.js';
 import type { DockerPodBackend } from '../sim/docker/backend.js';
 import { dockerUnavailable, httpGet, tcp } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { captureLog, ctxFor, inputsFor, NAMESPACE, startDockerSim, writeProject } from './harness.js';
+import { captureLog, ctxFor, engineOfEnv, inputsFor, startDockerSim, writeProject } from './harness.js';
 
 const skip = dockerUnavailable();
 
@@ -71,10 +71,7 @@ describe.skipIf(skip !== undefined)(`a push to a deployed PR${skip ? ` (skipped:
   });
 
   const engineOf = (envId: string) => {
-    const pod = sim.store
-      .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
-      .find((p) => !p.metadata.deletionTimestamp);
-    const engine = pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+    const engine = engineOfEnv(sim, backend, envId);
     if (!engine) throw new Error(`no docker host engine for ${envId}`);
     return engine;
   };
