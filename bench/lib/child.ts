@@ -83,6 +83,12 @@ export async function prepareChildren(
     needAction
       ? ncc(path.join(ROOT, 'src/index.ts'), path.join(actionRoot, 'dist'), ['--minify'])
       : undefined,
+    // The template renderer's own bundle, which the action runs in its sandbox (as `npm run build` builds it).
+    needAction
+      ? ncc(path.join(ROOT, 'src/template/sandbox-child.ts'), path.join(actionRoot, 'dist/render'), [
+          '--minify',
+        ])
+      : undefined,
   ]);
   command = [process.execPath, path.join(childDir, 'index.js')];
   if (opts.committedDist) {

@@ -10,7 +10,7 @@
  * strings stays allowed; the refusals in engine.ts keep templates from reaching it.
  */
 import { spawnSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TemplateError } from '../errors.js';
@@ -112,6 +112,10 @@ export function renderInSandbox(
   readable: string[],
   entry: SandboxEntry = DEFAULT_ENTRY,
 ): string {
+  if (!existsSync(entry.entry))
+    throw new TemplateError(`the action's template renderer ${entry.entry} is missing`, job.file, undefined, {
+      hint: 'The action runs from its whole checkout: dist/index.js and dist/render/index.js (`npm run build` builds both).',
+    });
   const res = spawnSync(process.execPath, sandboxArgs(entry, readable), {
     input: JSON.stringify(job),
     env: {},

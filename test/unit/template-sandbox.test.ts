@@ -231,6 +231,27 @@ process.stdout.write(JSON.stringify({ ok: true, text: JSON.stringify(found) }));
 });
 
 describe("the sandbox's entry", () => {
+  it('a renderer missing from an incomplete checkout is named, not taken for a template that looped', () => {
+    const file = path.join(ROOT, 'templates/default.yaml.njk');
+    const missing = {
+      entry: path.join(tmpdir(), 'no-such-dist/render/index.js'),
+      nodeArgs: [],
+      readable: [],
+    };
+    let err: unknown;
+    try {
+      renderInSandbox(
+        { kind: 'manifests', file, context: templateContext({ namespace: 'ns', id: 'x', envId: 'x' }) },
+        [path.dirname(file)],
+        missing,
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TemplateError);
+    expect((err as TemplateError).message).toMatch(/renderer .*no-such-dist\/render\/index\.js is missing/);
+  });
+
   it('is sandbox-child.ts next to the sources, run by node itself', () => {
     const e = sandboxEntry(path.join(ROOT, 'src/template/sandbox.ts'));
     expect(e.entry).toBe(path.join(ROOT, 'src/template/sandbox-child.ts'));
