@@ -18,6 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NAMESPACE } from '../test/integration/harness.js';
 import { dockerJson } from '../test/sim/docker/api.js';
+import type { Engine } from '../test/sim/docker/engines.js';
+import { tcp } from '../test/sim/docker/support.js';
 import { type ActionRunResult, mustRunAction } from './lib/action-run.js';
 import { docker } from './lib/docker.js';
 import { type BenchEnv, dockerHostDeployment, podsOf, waitForEnginesGone, waitForPod } from './lib/env.js';
@@ -51,14 +53,15 @@ async function project(dir: string): Promise<string> {
 }
 
 /** What a reviewer would see: the web service's page, read straight from the engine's published port. */
-async function webPage(ip: string): Promise<string> {
+async function webPage(engine: Engine): Promise<string> {
+  const ip = engine.ip;
   const containers = await dockerJson<
     Array<{
       Labels: Record<string, string>;
       State: string;
       Ports: Array<{ PrivatePort: number; PublicPort?: number }>;
     }>
-  >({ host: ip, port: 2375 }, 'GET', '/containers/json');
+  >(tcp(engine), 'GET', '/containers/json');
   const web = containers.find(
     (c) => c.Labels['com.docker.compose.service'] === 'web' && c.State === 'running',
   );
@@ -98,8 +101,7 @@ async function actionRound(env: BenchEnv, dir: string, round: number): Promise<A
   const pods = await podsOf(env, envId);
   const engine = pods.map((p) => env.backend.engineFor(`${NAMESPACE}/${p}`)).find((e) => e);
   if (!engine) throw new Error(`no engine for the pods of ${envId}: ${pods.join(', ')}`);
-  if (!(await webPage(engine.ip)).includes('Hello'))
-    throw new Error('the web service does not serve its page');
+  if (!(await webPage(engine)).includes('Hello')) throw new Error('the web service does not serve its page');
   progress(
     `round ${round + 1} action   first up ${secs(first.ms)} s (${first.phases.map((p) => `${p.name} ${secs(p.ms)}`).join(', ')})`,
   );
@@ -110,7 +112,7 @@ async function actionRound(env: BenchEnv, dir: string, round: number): Promise<A
   const page = path.join(app, 'web/index.html');
   await writeFile(page, `${await readFile(page, 'utf8')}<p>${MARK} (round ${round + 1})</p>\n`);
   const changed = await run('synchronize', 'c', 'up after a change');
-  if (!(await webPage(engine.ip)).includes(MARK)) throw new Error('the changed page was not deployed');
+  if (!(await webPage(engine)).includes(MARK)) throw new Error('the changed page was not deployed');
   progress(`round ${round + 1} action   up after web/index.html changed ${secs(changed.ms)} s`);
 
   const down = await run('closed', 'c', 'down');
@@ -137,7 +139,7 @@ async function baselineRound(env: BenchEnv, dir: string, round: number): Promise
       ['compose', '-p', name, 'up', '--build', '--detach', '--wait'],
       { cwd: app },
     );
-    if (!(await webPage(engine.ip)).includes('Hello'))
+    if (!(await webPage(engine)).includes('Hello'))
       throw new Error('the web service does not serve its page');
     progress(
       `round ${round + 1} baseline pod Ready ${secs(readyMs)} s + docker compose up --build ${secs(composeMs)} s = ${secs(readyMs + composeMs)} s`,
