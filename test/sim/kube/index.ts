@@ -14,7 +14,7 @@ import { jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePat
 import { Authenticator, Authorizer, type Rule } from './rbac.js';
 import { loadDiscovery } from './resources.js';
 import { loadSchemas } from './schema/index.js';
-import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server.js';
+import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server/index.js';
 import { MemoryStore } from './store.js';
 import type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
 import { defaultWireMode, prng, type WireOptions } from './ws/wire.js';
@@ -23,7 +23,7 @@ export { defaultPodBehaviour } from './controllers/index.js';
 export type { AuditEntry, FaultAction, FaultMatch, FaultRule } from './faults.js';
 export { countRequests, Faults, writes } from './faults.js';
 export type { Rule } from './rbac.js';
-export type { UpgradeContext, UpgradeHandler, UpgradeKind } from './server.js';
+export type { UpgradeContext, UpgradeHandler, UpgradeKind } from './server/index.js';
 export type { DeleteOptions } from './store.js';
 export { MemoryStore } from './store.js';
 export type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';

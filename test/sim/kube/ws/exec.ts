@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { PassThrough } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { DockerPodBackend } from '../../docker/backend.js';
-import type { UpgradeContext, UpgradeHandler } from '../server.js';
+import type { UpgradeContext, UpgradeHandler } from '../server/index.js';
 import { badRequestStatus, boolParam, goJson, offeredProtocols, podKey } from './common.js';
 
 /** Preference order: the newest protocol the client offers wins. */

@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
 import type { DockerPodBackend } from '../../docker/backend.js';
-import type { UpgradeContext, UpgradeHandler } from '../server.js';
+import type { UpgradeContext, UpgradeHandler } from '../server/index.js';
 import { offeredProtocols, podKey, sandboxId } from './common.js';
 
 export const PORTFORWARD_PROTOCOLS = [
