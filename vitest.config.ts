@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The Docker bridge's suites that go through the simulated kubelet's WebSocket endpoints run a second time with
- * frames cut and grouped at random across reads (test/sim/kube/ws/wire.ts): a real cluster's framing varies from
+ * frames cut and grouped at random across reads (test/sim/kubelet/wire.ts): a real cluster's framing varies from
  * open to open, and a client that depends on one grouping breaks on real clusters (two lost bytes per connection).
  */
 const WIRE_SENSITIVE = ['test/integration/bridge.test.ts', 'test/integration/bad-docker-host.test.ts'];

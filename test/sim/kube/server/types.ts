@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { FirstFrames, WireMode } from '../../kubelet/wire.js';
 import type { Codecs } from '../codecs.js';
 import type { AuditEntry, CutAction, Faults } from '../faults.js';
 import type { Authenticator, Authorizer, Identity } from '../rbac.js';
@@ -9,7 +10,6 @@ import type { Discovery } from '../resources.js';
 import type { MemoryStore } from '../store.js';
 import type { SimObject } from '../types.js';
 import type { WatchRegistry } from '../watch.js';
-import type { FirstFrames, WireMode } from '../ws/wire.js';
 
 export type UpgradeKind = 'exec' | 'portforward' | 'attach';
 

@@ -1,10 +1,10 @@
 /** WebSocket upgrades of pods/exec|attach|portforward: handed to the registered kubelet handler, framed by `wire`. */
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { type FirstFrames, shapeWire } from '../../kubelet/wire.js';
 import { errors } from '../errors.js';
 import type { CutAction } from '../faults.js';
 import type { ResourceType } from '../types.js';
-import { type FirstFrames, shapeWire } from '../ws/wire.js';
 import { mustGet } from './reads.js';
 import { errorReply, writeRaw } from './replies.js';
 import type { Api, Ctx, Reply, ResourcePath, UpgradeKind } from './types.js';
