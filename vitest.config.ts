@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The Docker bridge's suites that go through the simulated kubelet's WebSocket endpoints run a second time with
- * frames cut and grouped at random across reads (test/sim/kube/ws/wire.ts): a real cluster's framing varies from
+ * frames cut and grouped at random across reads (test/sim/kubelet/wire.ts): a real cluster's framing varies from
  * open to open, and a client that depends on one grouping breaks on real clusters (two lost bytes per connection).
  */
 const WIRE_SENSITIVE = ['test/integration/bridge.test.ts', 'test/integration/bad-docker-host.test.ts'];
@@ -18,7 +18,11 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest/report.json' },
     projects: [
-      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'] } },
+      // One project per test tree, each with its npm script (test:unit, ...): `npm run test:unit` is the quick loop.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'] } },
       {
         extends: true,
         test: { name: 'wire-split', include: WIRE_SENSITIVE, env: { PREEVY_SIM_WIRE: 'split' } },

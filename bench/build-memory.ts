@@ -7,7 +7,7 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { dockerJson } from '../test/sim/docker/api.js';
+import { dockerJson } from '../test/sim/kubelet/docker/api.js';
 import type { ActionChildInput, TunnelResult } from './lib/action-child.js';
 import { startChild } from './lib/child.js';
 import { writeTree } from './lib/data.js';

@@ -11,7 +11,7 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { dockerJson } from '../test/sim/docker/api.js';
+import { dockerJson } from '../test/sim/kubelet/docker/api.js';
 import type { ActionChildInput, TunnelResult } from './lib/action-child.js';
 import type { ClusterSizes } from './lib/args.js';
 import { startChild } from './lib/child.js';

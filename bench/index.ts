@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NAMESPACE, startDockerSim } from '../test/integration/harness.js';
-import { dockerUnavailable } from '../test/sim/docker/support.js';
+import { dockerUnavailable } from '../test/sim/kubelet/docker/support.js';
 import { buildMemoryBench } from './build-memory.js';
 import { runClusterBenches } from './cluster.js';
 import { coldStartBench } from './cold-start.js';

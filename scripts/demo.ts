@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
 import { bookkeeping, NAMESPACE, startDockerSim } from '../test/integration/harness.js';
-import { dockerUnavailable } from '../test/sim/docker/support.js';
 import { startGitHubSim } from '../test/sim/github/index.js';
 import type { SimObject } from '../test/sim/kube/types.js';
+import { dockerUnavailable } from '../test/sim/kubelet/docker/support.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
-# Real Docker engines behind the simulated docker-host pods (test/sim/docker): dockerd, containerd and iptables
+# Real Docker engines behind the simulated docker-host pods (test/sim/kubelet/docker): dockerd, containerd and iptables
 # come with docker.io; the images are built FROM scratch around the static busybox; ip makes their netns.
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import { openTunnel, type Tunnel, waitForDocker } from '../../src/kube/tunnel.js';
 // Plain helpers (a Docker API client over node:http, a file lookup): neither talks to the simulator.
-import { type DockerTarget, dockerJson } from '../../test/sim/docker/api.js';
-import { findStaticBusybox } from '../../test/sim/docker/images.js';
+import { type DockerTarget, dockerJson } from '../../test/sim/kubelet/docker/api.js';
+import { findStaticBusybox } from '../../test/sim/kubelet/docker/images.js';
 import { type ActionRunResult, mustRunAction, type PullRequestEvent } from './action-run.js';
 import type { ClusterArgs } from './args.js';
 

@@ -1,6 +1,6 @@
 /**
  * The cluster the benchmarks run against: the Kubernetes API simulator with a docker-host Deployment whose
- * pod is a real Docker engine (test/sim/docker), as the bundled template would create it.
+ * pod is a real Docker engine (test/sim/kubelet/docker), as the bundled template would create it.
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,8 +8,8 @@ import { connect, type KubeClient } from '../../src/kube/client.js';
 import { execInPod } from '../../src/kube/exec.js';
 import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../../src/kube/pods.js';
 import { NAMESPACE, startDockerSim } from '../../test/integration/harness.js';
-import type { DockerPodBackend } from '../../test/sim/docker/backend.js';
-import type { Engine } from '../../test/sim/docker/engines.js';
+import type { DockerPodBackend } from '../../test/sim/kubelet/docker/backend.js';
+import type { Engine } from '../../test/sim/kubelet/docker/engines.js';
 
 export const DEPLOYMENT = 'bench-dind';
 

@@ -5,7 +5,7 @@
  *
  * Every byte through the tunnel arrives in the simulator as TLS records of 16 KiB, each in a Buffer of its own
  * (Node's TLS server allocates one per record) that dies as soon as its payload is copied out (PodWriter in
- * test/sim/kube/ws/portforward.ts). Little else is allocated in the young generation, so scavenges are rare, and
+ * test/sim/kubelet/portforward.ts). Little else is allocated in the young generation, so scavenges are rare, and
  * V8 frees those Buffers when their external memory reaches its limit, with full mark-compacts of a heap of some
  * 50 MB (tsx keeps the source of every module), most of it on V8's worker threads, on the 2 cores the tunnel and
  * the engine need too. Measured with --trace-gc over a tunnel run (5 copies of 200 MB): 17–22 mark-compacts, and

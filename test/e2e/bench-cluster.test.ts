@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { dockerUnavailable } from '../sim/docker/support.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import { ACTION_ROOT } from './run-action.js';
 
 const skip = dockerUnavailable();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NAMESPACE, startDockerSim } from '../integration/harness.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import { dockerUnavailable } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimNetwork } from '../sim/kube/network/index.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import { ACTION_ROOT, runAction } from './run-action.js';
 
 const skip = dockerUnavailable();

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { bookkeeping, envObjects, NAMESPACE, startDockerSim } from '../integration/harness.js';
-import { dockerUnavailable } from '../sim/docker/support.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimNetwork } from '../sim/kube/network/index.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import { ACTION_ROOT, type PullRequestEvent, runAction } from './run-action.js';
 
 const skip = dockerUnavailable();

@@ -13,13 +13,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { NAMESPACE, startDockerSim } from '../integration/harness.js';
-import { dockerJson } from '../sim/docker/api.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import { SIM_DOCKER_ROOT } from '../sim/docker/engines.js';
-import { dockerUnavailable, tcp } from '../sim/docker/support.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import { selfSignedCert } from '../sim/kube/certs.js';
 import type { KubeSim } from '../sim/kube/index.js';
+import { dockerJson } from '../sim/kubelet/docker/api.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { SIM_DOCKER_ROOT } from '../sim/kubelet/docker/engines.js';
+import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
 import { ACTION_ROOT, runAction } from './run-action.js';
 
 const skip = dockerUnavailable();

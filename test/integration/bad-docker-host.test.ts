@@ -3,11 +3,11 @@ import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
-import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
-import { EXEC_PROTOCOLS_V4_ONLY, installKubeletEndpoints } from '../sim/kube/ws/index.js';
+import { type DockerPodBackend, dockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { dockerUnavailable, httpGet } from '../sim/kubelet/docker/support.js';
+import { EXEC_PROTOCOLS_V4_ONLY, installKubeletEndpoints } from '../sim/kubelet/endpoints.js';
 import {
   captureLog,
   ctxFor,

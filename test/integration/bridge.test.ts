@@ -5,10 +5,10 @@ import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import { dockerJson } from '../sim/docker/api.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import { dockerUnavailable, httpGet, tcp } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
+import { dockerJson } from '../sim/kubelet/docker/api.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { dockerUnavailable, httpGet, tcp } from '../sim/kubelet/docker/support.js';
 import {
   captureLog,
   ctxFor,

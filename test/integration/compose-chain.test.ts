@@ -10,9 +10,9 @@ import { type Manifest, planUpload, tarStream } from '../../src/compose/upload.j
 import { pinPorts } from '../../src/compose/urls.js';
 import { extractCommand } from '../../src/kube/copy.js';
 import { cleanDockerEnv, runProcess } from '../../src/util/process.js';
-import { type Engine, startEngine } from '../sim/docker/engines.js';
-import { ensureBusyboxImage } from '../sim/docker/images.js';
-import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
+import { type Engine, startEngine } from '../sim/kubelet/docker/engines.js';
+import { ensureBusyboxImage } from '../sim/kubelet/docker/images.js';
+import { dockerUnavailable, httpGet } from '../sim/kubelet/docker/support.js';
 import { captureLog } from './harness.js';
 
 const skip = dockerUnavailable();

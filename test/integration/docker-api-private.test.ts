@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import type { Engine } from '../sim/docker/engines.js';
-import type { PodSocket } from '../sim/docker/relay.js';
-import { dockerUnavailable, httpGet } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import type { Engine } from '../sim/kubelet/docker/engines.js';
+import type { PodSocket } from '../sim/kubelet/docker/relay.js';
+import { dockerUnavailable, httpGet } from '../sim/kubelet/docker/support.js';
 import {
   ctxFor,
   engineOfEnv,

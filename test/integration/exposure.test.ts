@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import { dockerUnavailable } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimNetwork } from '../sim/kube/network/index.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import { ctxFor, engineOfEnv, envObjects, inputsFor, NAMESPACE, startDockerSim } from './harness.js';
 
 const skip = dockerUnavailable();

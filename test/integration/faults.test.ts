@@ -16,10 +16,10 @@ import type { EventInfo } from '../../src/github/event.js';
 import { bundledTemplate, type Inputs } from '../../src/inputs.js';
 import { runWith } from '../../src/main.js';
 import { type ActionRun, runAction } from '../e2e/run-action.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import { dockerUnavailable } from '../sim/docker/support.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import {
   captureLog,
   ctxFor,

@@ -6,16 +6,16 @@ import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/kube/log.js';
+import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
+import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
+import type { SimObject } from '../sim/kube/types.js';
 import {
   type DockerPodBackend,
   type DockerPodBackendOptions,
   dockerPodBackend,
-} from '../sim/docker/backend.js';
-import type { Engine } from '../sim/docker/engines.js';
-import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
-import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
-import type { SimObject } from '../sim/kube/types.js';
-import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
+} from '../sim/kubelet/docker/backend.js';
+import type { Engine } from '../sim/kubelet/docker/engines.js';
+import { installKubeletEndpoints } from '../sim/kubelet/endpoints.js';
 
 export const NAMESPACE = 'previews';
 const here = path.dirname(new URL(import.meta.url).pathname);

@@ -3,11 +3,11 @@ import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import { dockerJson } from '../sim/docker/api.js';
-import type { DockerPodBackend } from '../sim/docker/backend.js';
-import { type FarServer, startFarServer } from '../sim/docker/far-server.js';
-import { dockerUnavailable, tcp } from '../sim/docker/support.js';
 import type { KubeSim } from '../sim/kube/index.js';
+import { dockerJson } from '../sim/kubelet/docker/api.js';
+import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { type FarServer, startFarServer } from '../sim/kubelet/docker/far-server.js';
+import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
 import { ctxFor, engineOfEnv, expectRejects, inputsFor, startDockerSim, writeProject } from './harness.js';
 
 const skip = dockerUnavailable();

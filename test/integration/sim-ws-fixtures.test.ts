@@ -1,7 +1,7 @@
 /**
  * Replays the WebSocket fixtures recorded from a real v1.32 cluster (test/fixtures/kube-api sections 6 and 7:
- * exec 095-104, port-forward 105-110) against the simulator's kubelet endpoints (test/sim/kube/ws), with a
- * real Docker engine behind the docker-host pod (test/sim/docker). Compared: the negotiated subprotocol, every
+ * exec 095-104, port-forward 105-110) against the simulator's kubelet endpoints (test/sim/kubelet), with a
+ * real Docker engine behind the docker-host pod (test/sim/kubelet/docker). Compared: the negotiated subprotocol, every
  * server->client frame (opcode, channel, payload after normalization), the close code and who closed first,
  * and for refused handshakes the HTTP status, Content-Type and body. Then two transfers the fixtures only
  * sample: 20 MB through port-forward, and `tar x` over v5 exec read back by `cat`.
@@ -12,12 +12,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type DockerPodBackend, dockerPodBackend } from '../sim/docker/backend.js';
-import { dockerUnavailable } from '../sim/docker/support.js';
-import { tarBuffer } from '../sim/docker/tar.js';
 import { buildPath, SimClient } from '../sim/kube/http-client.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
-import { installKubeletEndpoints } from '../sim/kube/ws/index.js';
+import { type DockerPodBackend, dockerPodBackend } from '../sim/kubelet/docker/backend.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
+import { tarBuffer } from '../sim/kubelet/docker/tar.js';
+import { installKubeletEndpoints } from '../sim/kubelet/endpoints.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/kube-api');
 const RECORDED_POD = 'web-5c9d7d6958-n8swx';

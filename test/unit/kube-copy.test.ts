@@ -26,7 +26,7 @@ import {
 } from '../../src/kube/copy.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
-import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
+import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kubelet/wire.js';
 import { fakeApiClient } from './fake-api-client.js';
 
 const TOKEN = 'copy-token';
@@ -215,7 +215,7 @@ beforeAll(async () => {
   whole = Buffer.concat(chunks);
 });
 
-/** How the fake server's frames reach the client's reads (test/sim/kube/ws/wire.ts); set per run below. */
+/** How the fake server's frames reach the client's reads (test/sim/kubelet/wire.ts); set per run below. */
 let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
 
 // Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames

@@ -24,7 +24,7 @@ import {
   PROTOCOL_V5,
 } from '../../src/kube/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
-import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
+import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kubelet/wire.js';
 import { fakeApiClient } from './fake-api-client.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
@@ -178,7 +178,7 @@ function collect(): { stream: Writable; text: () => string } {
 
 const base = { namespace: 'ns', pod: 'web-1', container: 'docker' };
 
-/** How the fake server's frames reach the client's reads (test/sim/kube/ws/wire.ts); set per run below. */
+/** How the fake server's frames reach the client's reads (test/sim/kubelet/wire.ts); set per run below. */
 let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
 
 // Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames

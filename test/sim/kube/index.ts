@@ -5,29 +5,29 @@
  */
 import { randomBytes } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
+import { podLog } from '../kubelet/logs.js';
+import { defaultWireMode, prng, type WireOptions } from '../kubelet/wire.js';
 import { simCerts } from './certs.js';
 import type { Codecs } from './codecs.js';
 import { type ControllerOptions, defaultPodBehaviour, startControllers } from './controllers/index.js';
 import { type AuditEntry, Faults } from './faults.js';
-import { podLog } from './logs.js';
 import { jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './merge/index.js';
 import { Authenticator, Authorizer, type Rule } from './rbac.js';
 import { loadDiscovery } from './resources.js';
 import { loadSchemas } from './schema/index.js';
-import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server.js';
+import { ApiServer, type UpgradeHandler, type UpgradeKind } from './server/index.js';
 import { MemoryStore } from './store.js';
 import type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
-import { defaultWireMode, prng, type WireOptions } from './ws/wire.js';
 
+export type { WireMode, WireOptions } from '../kubelet/wire.js';
 export { defaultPodBehaviour } from './controllers/index.js';
 export type { AuditEntry, FaultAction, FaultMatch, FaultRule } from './faults.js';
 export { countRequests, Faults, writes } from './faults.js';
 export type { Rule } from './rbac.js';
-export type { UpgradeContext, UpgradeHandler, UpgradeKind } from './server.js';
+export type { UpgradeContext, UpgradeHandler, UpgradeKind } from './server/index.js';
 export type { DeleteOptions } from './store.js';
 export { MemoryStore } from './store.js';
 export type { PodBackend, PodBehaviour, SimObject, Store } from './types.js';
-export type { WireMode, WireOptions } from './ws/wire.js';
 
 export interface KubeSimOptions {
   port?: number;
@@ -45,7 +45,7 @@ export interface KubeSimOptions {
    */
   controllers?: Pick<ControllerOptions, 'backoffScale' | 'clock' | 'onError'>;
   /**
-   * How exec and port-forward frames are grouped into the client's reads (ws/wire.ts): `recorded` as a real
+   * How exec and port-forward frames are grouped into the client's reads (../kubelet/wire.ts): `recorded` as a real
    * cluster does (the default; `PREEVY_SIM_WIRE` sets another for a whole run), `split` cut at random.
    */
   wire?: WireOptions;

@@ -1,7 +1,7 @@
 /**
  * Internal contract of the Kubernetes API simulator.
  * The store (store.ts) keeps objects and emits watch events; controllers (controllers/) react to them
- * the way kube-controller-manager and the kubelet do. The HTTP layer (server.ts) only talks to the store.
+ * the way kube-controller-manager and the kubelet do. The HTTP layer (server/) only talks to the store.
  */
 
 export interface SimObject {

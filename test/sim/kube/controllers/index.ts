@@ -7,16 +7,17 @@
  * Go struct dump), node and scheduler instance names, image IDs (sha256 of the image name), the Successfully-pulled
  * event's numbers, the progress-deadline check firing 50 ms after the deadline instead of up to 1 s.
  */
+
+import { Kubelet } from '../../kubelet/pods.js';
 import type { PodBackend, PodBehaviour, SimObject, Store, WatchEvent } from '../types.js';
 import { DEPLOYMENTS, DeploymentController, REPLICASETS } from './deployment.js';
 import { EndpointsController } from './endpoints.js';
 import { EventRecorder } from './events.js';
-import { Kubelet } from './kubelet.js';
 import { ReplicaSetController } from './replicaset.js';
 import { type Clock, type ErrorHandler, Runtime } from './runtime.js';
 import { Scheduler } from './scheduler.js';
 
-export { HOST_IP } from './kubelet.js';
+export { HOST_IP } from '../../kubelet/pods.js';
 export { NODE_NAME } from './scheduler.js';
 export { podTemplateHash } from './util.js';
 

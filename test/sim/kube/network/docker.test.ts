@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NAMESPACE, startDockerSim } from '../../../integration/harness.js';
-import type { DockerPodBackend } from '../../docker/backend.js';
-import { dockerUnavailable, runContainer } from '../../docker/support.js';
+import type { DockerPodBackend } from '../../kubelet/docker/backend.js';
+import { dockerUnavailable, runContainer } from '../../kubelet/docker/support.js';
 import type { KubeSim } from '../index.js';
 import type { SimNetwork } from './index.js';
 import { Api, eventually, readyEndpoints, rule } from './test-support.js';

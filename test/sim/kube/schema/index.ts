@@ -1,7 +1,7 @@
 /**
  * Schema engine of the Kubernetes API simulator: OpenAPI validation, API-server defaulting and kind-specific
  * validation, driven by the OpenAPI v3 documents of a real kube-apiserver 1.32 (../data/openapi).
- * Pure functions; the HTTP layer (../server.ts) calls them through ../codecs.ts.
+ * Pure functions; the HTTP layer (../server/) calls them through ../codecs.ts.
  */
 import type { SimObject } from '../types.js';
 import {

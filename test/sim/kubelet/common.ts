@@ -1,7 +1,7 @@
 /** Shared helpers of the kubelet WebSocket endpoints (exec, portforward). */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { SimObject } from '../types.js';
+import type { SimObject } from '../kube/types.js';
 
 /** The subprotocols a client offered, in its order. */
 export function offeredProtocols(req: IncomingMessage): string[] {

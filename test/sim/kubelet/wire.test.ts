@@ -10,13 +10,13 @@ import { request } from 'node:https';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerPodBackend } from '../../docker/backend.js';
-import { SimClient } from '../http-client.js';
-import { type KubeSim, startKubeSim } from '../index.js';
-import { installKubeletEndpoints } from './index.js';
+import { SimClient } from '../kube/http-client.js';
+import { type KubeSim, startKubeSim } from '../kube/index.js';
+import { dockerPodBackend } from './docker/backend.js';
+import { installKubeletEndpoints } from './endpoints.js';
 import type { WireMode } from './wire.js';
 
-const FIXTURES = path.join(import.meta.dirname, '../../../fixtures/kube-real-2');
+const FIXTURES = path.join(import.meta.dirname, '../../fixtures/kube-real-2');
 interface WsFixture {
   response: {
     timing: { headBytes: number };

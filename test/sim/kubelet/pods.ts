@@ -19,11 +19,19 @@
  * terminal, and is then removed with a zero grace period (store.delete with DeleteOptions).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { PodBackend, PodBehaviour, SimObject } from '../types.js';
-import type { EventRecorder, EventType } from './events.js';
-import { nsKey, type Runtime, splitKey, WorkQueue } from './runtime.js';
-import { NODE_NAME, qosClass } from './scheduler.js';
-import { clone, deepEqual, errorMessage, orderKeys, POD_STATUS_ORDER, rfc3339, statusCode } from './util.js';
+import type { EventRecorder, EventType } from '../kube/controllers/events.js';
+import { nsKey, type Runtime, splitKey, WorkQueue } from '../kube/controllers/runtime.js';
+import { NODE_NAME, qosClass } from '../kube/controllers/scheduler.js';
+import {
+  clone,
+  deepEqual,
+  errorMessage,
+  orderKeys,
+  POD_STATUS_ORDER,
+  rfc3339,
+  statusCode,
+} from '../kube/controllers/util.js';
+import type { PodBackend, PodBehaviour, SimObject } from '../kube/types.js';
 
 const PODS = { group: '', resource: 'pods' };
 export const HOST_IP = '10.200.0.1';

@@ -6,9 +6,9 @@
  */
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
-import type { DockerPodBackend } from '../../docker/backend.js';
-import type { UpgradeContext, UpgradeHandler } from '../server.js';
+import type { UpgradeContext, UpgradeHandler } from '../kube/server/index.js';
 import { offeredProtocols, podKey, sandboxId } from './common.js';
+import type { DockerPodBackend } from './docker/backend.js';
 
 export const PORTFORWARD_PROTOCOLS = [
   'v4.channel.k8s.io',

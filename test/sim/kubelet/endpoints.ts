@@ -1,6 +1,6 @@
 /**
  * The kubelet's WebSocket endpoints for the simulator: pods/exec and pods/portforward, served through a
- * docker pod backend (test/sim/docker/backend.ts). The router has already authenticated, authorized (verb get)
+ * docker pod backend (test/sim/kubelet/docker/backend.ts). The router has already authenticated, authorized (verb get)
  * and found the pod when a handler runs.
  *
  *   const backend = dockerPodBackend();
@@ -8,8 +8,9 @@
  *   installKubeletEndpoints(sim, backend);
  *   installKubeletEndpoints(sim, backend, { execProtocols: EXEC_PROTOCOLS_V4_ONLY }); // a cluster < 1.30
  */
-import type { dockerPodBackend } from '../../docker/backend.js';
-import type { KubeSim } from '../index.js';
+
+import type { KubeSim } from '../kube/index.js';
+import type { dockerPodBackend } from './docker/backend.js';
 import { type ExecHandlerOptions, execHandler } from './exec.js';
 import { portForwardHandler } from './portforward.js';
 

@@ -8,8 +8,8 @@
  * - `previous=true` with no previous instance: 400 `previous terminated container ... not found`.
  * `tailLines` keeps the last lines. RBAC (`get pods/log`, 403 as in 082) is checked before this runs.
  */
-import { StatusError } from './errors.js';
-import type { PodBehaviour, SimObject } from './types.js';
+import { StatusError } from '../kube/errors.js';
+import type { PodBehaviour, SimObject } from '../kube/types.js';
 
 interface ContainerStatus {
   name: string;

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { PassThrough } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { DockerPodBackend } from '../../docker/backend.js';
-import type { UpgradeContext, UpgradeHandler } from '../server.js';
+import type { UpgradeContext, UpgradeHandler } from '../kube/server/index.js';
 import { badRequestStatus, boolParam, goJson, offeredProtocols, podKey } from './common.js';
+import type { DockerPodBackend } from './docker/backend.js';
 
 /** Preference order: the newest protocol the client offers wins. */
 export const EXEC_PROTOCOLS = [

@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
-import type { PodBackend, SimObject } from '../kube/types.js';
+import type { PodBackend, SimObject } from '../../kube/types.js';
 import { type Engine, startEngine } from './engines.js';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from './images.js';
 

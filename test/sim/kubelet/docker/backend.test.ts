@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { SimObject } from '../kube/types.js';
+import type { SimObject } from '../../kube/types.js';
 import { dockerMtu, dockerPodBackend, dockerTcpHost } from './backend.js';
 import { listImages } from './images.js';
 import { collect, dockerUnavailable, leftovers } from './support.js';
