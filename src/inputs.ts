@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { COMPOSE_POLICIES, type ComposePolicy } from './compose/policy.js';
-import { DEFAULT_STORAGE_SIZE, type StorageSize } from './compose/storage.js';
+import { DEFAULT_STORAGE_SIZE, type StorageSize } from './environment/storage.js';
 import { InputError } from './errors.js';
 import { findJobKubeconfig } from './kube/job-kubeconfig.js';
 import { decodeKubeconfigText, secretsOf } from './kube/kubeconfig.js';

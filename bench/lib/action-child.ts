@@ -11,8 +11,8 @@
 import { planUpload, tarStream } from '../../src/compose/upload.js';
 import { limitMemory } from '../../src/heap.js';
 import { connect } from '../../src/kube/client.js';
-import { copyTarToPod } from '../../src/kube/copy.js';
-import { openTunnel, waitForDocker } from '../../src/kube/tunnel.js';
+import { copyTarToPod } from '../../src/kube/stream/copy.js';
+import { openTunnel, waitForDocker } from '../../src/kube/stream/port-forward.js';
 import {
   currentRss,
   inputEnded,

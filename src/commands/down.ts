@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
-import { acquireLock, type EnvLock, holderIdentity } from '../kube/lock.js';
-import type { Log } from '../kube/log.js';
+import { acquireLock, type EnvLock, holderIdentity } from '../environment/lock.js';
+import type { Log } from '../util/log.js';
 import { actionsLog } from '../log.js';
 import { downReason, tearDown } from './teardown.js';
 import { connectWith, type RunContext } from './up.js';

@@ -29,8 +29,8 @@ import type { EventInfo } from '../github/event.js';
 import type { PrState } from '../github/pulls.js';
 import type { Command } from '../inputs.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Log } from '../kube/log.js';
-import { describeTombstone, liftTombstone, readTombstone, type Tombstone } from '../kube/tombstone.js';
+import type { Log } from '../util/log.js';
+import { describeTombstone, liftTombstone, readTombstone, type Tombstone } from '../environment/tombstone.js';
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ActionError } from '../errors.js';
-import type { Log } from '../kube/log.js';
+import type { Log } from '../util/log.js';
 import { runProcess } from '../util/process.js';
 import { composeDockerConfig } from './docker-config.js';
 import { type ComposeModel, type ComposeProject, projectArgs } from './model.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ActionError } from '../errors.js';
-import { STAGING, STEPS_SCRIPT } from '../kube/copy.js';
+import { STAGING, STEPS_SCRIPT } from '../kube/stream/copy.js';
 import { followLinks, outsideProblem } from './rewrite.js';
 import { planSync, type SyncPlan } from './sync.js';
 

@@ -18,7 +18,7 @@ import { ApiException, type ClientNodeModule, clientNode } from './client-node.j
 import { type Scope, scopeOf } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
-import { type KubeLog, noopLog } from './log.js';
+import { type KubeLog, noopLog } from '../util/log.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from './retry.js';
 import { type TypeRef, typeKey } from './types.js';
 

@@ -29,7 +29,7 @@ import {
   networkErrorCode,
   parseErrorBody,
 } from './errors.js';
-import { type KubeLog, noopLog } from './log.js';
+import { type KubeLog, noopLog } from '../util/log.js';
 
 export interface RetryPolicy {
   /** Bound on one call, attempts and waits included. */

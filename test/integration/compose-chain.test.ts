@@ -8,7 +8,7 @@ import { rewriteForDockerHost } from '../../src/compose/rewrite.js';
 import { composeUp } from '../../src/compose/run.js';
 import { type Manifest, planUpload, tarStream } from '../../src/compose/upload.js';
 import { pinPorts } from '../../src/compose/urls.js';
-import { extractCommand } from '../../src/kube/copy.js';
+import { extractCommand } from '../../src/kube/stream/copy.js';
 import { cleanDockerEnv, runProcess } from '../../src/util/process.js';
 import { type Engine, startEngine } from '../sim/docker/engines.js';
 import { ensureBusyboxImage } from '../sim/docker/images.js';

@@ -6,7 +6,7 @@ import { gitHubApi } from '../../src/github/api.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { pullRequestReader } from '../../src/github/pulls.js';
 import type { Command, Inputs } from '../../src/inputs.js';
-import { leaseName } from '../../src/kube/lock.js';
+import { leaseName } from '../../src/environment/lock.js';
 import { reporterFor, runDown, runUp } from '../../src/main.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';

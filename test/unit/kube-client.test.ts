@@ -13,9 +13,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { errorMessage, InputError, KubeApiError } from '../../src/errors.js';
-import { applyObjects } from '../../src/kube/apply.js';
+import { applyObjects } from '../../src/environment/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import type { Log } from '../../src/kube/log.js';
+import type { Log } from '../../src/util/log.js';
 import type { KubeObject } from '../../src/kube/types.js';
 
 const TOKEN = 'good-token-0123456789';

@@ -23,8 +23,8 @@ import {
   STAGING,
   STEPS_SCRIPT,
   TarMissingError,
-} from '../../src/kube/copy.js';
-import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/exec.js';
+} from '../../src/kube/stream/copy.js';
+import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/stream/exec.js';
 import { simCerts } from '../sim/kube/certs.js';
 import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
 import { fakeApiClient } from './fake-api-client.js';

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { type Manifest, planUpload, tarStream } from '../../../src/compose/upload.js';
-import { extractCommand, STAGING } from '../../../src/kube/copy.js';
+import { extractCommand, STAGING } from '../../../src/kube/stream/copy.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
 

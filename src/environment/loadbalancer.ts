@@ -4,11 +4,11 @@
  * rollout (see wait.ts), for the same reasons.
  */
 import { ReadinessError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { isTransientError } from './errors.js';
-import { type Log, noopLog } from './log.js';
-import { getObject } from './objects.js';
-import type { KubeObject, TypeRef } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { isTransientError } from '../kube/errors.js';
+import { type Log, noopLog } from '../util/log.js';
+import { getObject } from '../kube/objects.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
 
 const SERVICE: TypeRef = { apiVersion: 'v1', kind: 'Service' };
 

@@ -5,8 +5,8 @@
  * would cost a process and a dozen requests.
  */
 import { rec } from '../kube/shapes.js';
-import { dockerGet } from '../kube/tunnel.js';
-import type { ComposeModel } from './model.js';
+import { dockerGet } from '../kube/stream/port-forward.js';
+import type { ComposeModel } from '../compose/model.js';
 
 interface ContainerSummary {
   Labels?: Record<string, string>;

@@ -5,13 +5,13 @@
 import { Writable } from 'node:stream';
 import { errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { execInPod } from '../kube/exec.js';
-import type { Log } from '../kube/log.js';
-import type { DockerHostPod } from '../kube/pods.js';
+import { execInPod } from '../kube/stream/exec.js';
+import type { Log } from '../util/log.js';
+import type { DockerHostPod } from '../environment/pods.js';
 import { retryOpening } from '../kube/retry.js';
-import { deployFingerprint, STAMP } from './fingerprint.js';
-import type { PreparedCompose } from './prepare.js';
-import type { Manifest, UploadPlan } from './upload.js';
+import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
+import type { PreparedCompose } from '../compose/prepare.js';
+import type { Manifest, UploadPlan } from '../compose/upload.js';
 
 export const MANIFEST = '.preevy-upload-manifest.json';
 /**

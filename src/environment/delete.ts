@@ -21,16 +21,16 @@
 import { KubeApiError } from '../errors.js';
 import { envSelector, LABELS } from '../identity.js';
 import { sleep } from '../util/sleep.js';
-import type { ApiResource, KubeClient } from './client.js';
-import { objectPath } from './discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
+import type { ApiResource, KubeClient } from '../kube/client.js';
+import { objectPath } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
 import { assertEnvId } from './find.js';
 import { isLockObject } from './lock.js';
-import { type Log, noopLog } from './log.js';
-import { listObjects } from './objects.js';
-import { controllerOf } from './shapes.js';
+import { type Log, noopLog } from '../util/log.js';
+import { listObjects } from '../kube/objects.js';
+import { controllerOf } from '../kube/shapes.js';
 import { isTombstone } from './tombstone.js';
-import { type KubeObject, type TypeRef, typeKey } from './types.js';
+import { type KubeObject, type TypeRef, typeKey } from '../kube/types.js';
 
 /** Kinds looked for even when the docker host's `preevy.dev/all-types` does not list them. */
 export const DEFAULT_DELETE_TYPES: readonly TypeRef[] = [

@@ -21,13 +21,13 @@
  * mode (there is no last-applied record); server-side apply removes them.
  */
 import { KubeApiError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { collectionPath, objectPath, requireResource } from './discovery.js';
-import { httpStatusOf, isNotFound, statusReasonOf, toKubeError } from './errors.js';
-import { type Log, noopLog } from './log.js';
-import { isMissingRoleOf, roleOfTemplate, withEscalationHint } from './rbac.js';
-import { followsUncertainAttempt } from './retry.js';
-import { type KubeObject, objectRef, type TypeRef } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, statusReasonOf, toKubeError } from '../kube/errors.js';
+import { type Log, noopLog } from '../util/log.js';
+import { isMissingRoleOf, roleOfTemplate, withEscalationHint } from '../kube/rbac.js';
+import { followsUncertainAttempt } from '../kube/retry.js';
+import { type KubeObject, objectRef, type TypeRef } from '../kube/types.js';
 
 export type ApplyAction = 'created' | 'changed' | 'unchanged';
 

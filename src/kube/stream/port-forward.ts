@@ -24,11 +24,11 @@
 import http from 'node:http';
 import net from 'node:net';
 import type WebSocket from 'ws';
-import { ActionError } from '../errors.js';
-import type { KubeClient } from './client.js';
+import { ActionError } from '../../errors.js';
+import type { KubeClient } from '../client.js';
 import { channelSender, type OpenedSocket, openWebSocket, PROTOCOL_V4 } from './exec.js';
-import { type KubeLog, noopLog } from './log.js';
-import { type RetryPolicy, retryOpening } from './retry.js';
+import { type KubeLog, noopLog } from '../../util/log.js';
+import { type RetryPolicy, retryOpening } from '../retry.js';
 
 const HIGH_WATER = 1024 * 1024;
 const DEFAULT_HEARTBEAT_MS = 30_000;

@@ -20,9 +20,9 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import WebSocket from 'ws';
-import { ActionError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { type KubeStatus, toKubeError } from './errors.js';
+import { ActionError } from '../../errors.js';
+import type { KubeClient } from '../client.js';
+import { type KubeStatus, toKubeError } from '../errors.js';
 
 export const PROTOCOL_V5 = 'v5.channel.k8s.io';
 export const PROTOCOL_V4 = 'v4.channel.k8s.io';

@@ -4,7 +4,7 @@
  */
 import { ActionError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Log } from '../kube/log.js';
+import type { Log } from '../util/log.js';
 import { getObject } from '../kube/objects.js';
 import { rec } from '../kube/shapes.js';
 import type { KubeObject } from '../kube/types.js';

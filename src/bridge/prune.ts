@@ -6,10 +6,10 @@
  * Best-effort: a prune that fails is a warning, never a failed deploy.
  */
 import { errorMessage } from '../errors.js';
-import type { Log } from '../kube/log.js';
-import { dockerRequest } from '../kube/tunnel.js';
+import type { Log } from '../util/log.js';
+import { dockerRequest } from '../kube/stream/port-forward.js';
 import { formatBytes } from '../util/quantity.js';
-import { cacheKeepBytes, type StorageSize } from './storage.js';
+import { cacheKeepBytes, type StorageSize } from '../environment/storage.js';
 
 /** A prune walks every cache record; on a full disk of small layers that takes a while. */
 const TIMEOUT_MS = 120_000;

@@ -11,10 +11,10 @@
  */
 import { ActionError } from '../errors.js';
 import { LABELS, MANAGED_BY } from '../identity.js';
-import type { KubeClient } from './client.js';
-import { collectionPath, objectPath, requireResource } from './discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
-import type { KubeObject, TypeRef } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
 
 const CONFIGMAP: TypeRef = { apiVersion: 'v1', kind: 'ConfigMap' };
 
