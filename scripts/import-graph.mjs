@@ -106,5 +106,7 @@ if (process.argv.includes('--edges')) for (const [m, d] of graph) console.log(`$
 for (const c of cycles) console.log(`cycle: ${c.join(' <-> ')}`);
 for (const p of [...new Set(problems)]) console.log(p);
 const edges = [...graph.values()].reduce((n, d) => n + d.length, 0);
-console.log(`${graph.size} modules, ${edges} imports, ${cycles.length} cycles, ${new Set(problems).size} layer problems`);
+console.log(
+  `${graph.size} modules, ${edges} imports, ${cycles.length} cycles, ${new Set(problems).size} layer problems`,
+);
 process.exit(cycles.length || problems.length ? 1 : 0);

@@ -8,11 +8,13 @@
  * - upload: planUpload → tarStream → copyTarToPod (exec of `tar x` in the pod), as src/compose/deploy.ts does it.
  * - tunnel: openTunnel, report `{ url }` once dockerd answers through it, serve until stdin ends.
  */
+
+import { waitForDocker } from '../../src/bridge/docker-api.js';
 import { planUpload, tarStream } from '../../src/compose/upload.js';
 import { limitMemory } from '../../src/heap.js';
 import { connect } from '../../src/kube/client.js';
 import { copyTarToPod } from '../../src/kube/stream/copy.js';
-import { openTunnel, waitForDocker } from '../../src/kube/stream/port-forward.js';
+import { openTunnel } from '../../src/kube/stream/port-forward.js';
 import {
   currentRss,
   inputEnded,

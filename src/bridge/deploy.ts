@@ -13,24 +13,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ActionError, errorMessage } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
-import { copyTarToPod } from '../kube/stream/copy.js';
-import type { Log } from '../util/log.js';
-import { getObject } from '../kube/objects.js';
-import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../environment/pods.js';
-import { rec } from '../kube/shapes.js';
-import { openTunnel, type Tunnel, waitForDocker } from '../kube/stream/port-forward.js';
-import type { KubeObject } from '../kube/types.js';
-import { waitForRollout } from '../environment/wait.js';
 import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
 import { type ComposeProject, composeEnv } from '../compose/model.js';
 import type { PreparedCompose } from '../compose/prepare.js';
-import { pruneDocker } from './prune.js';
-import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
 import { type ComposeStepRunner, composeUp } from '../compose/run.js';
-import { containersDiffer } from './running.js';
-import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
+import { planUpload, tarStream, type UploadPlan } from '../compose/upload.js';
+import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../environment/pods.js';
 import {
   DEFAULT_STORAGE_SIZE,
   diskFullError,
@@ -38,7 +26,20 @@ import {
   type StorageSize,
   watchDiskFull,
 } from '../environment/storage.js';
-import { planUpload, tarStream, type UploadPlan } from '../compose/upload.js';
+import { waitForRollout } from '../environment/wait.js';
+import { ActionError, errorMessage } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { getObject } from '../kube/objects.js';
+import { rec } from '../kube/shapes.js';
+import { copyTarToPod } from '../kube/stream/copy.js';
+import { openTunnel, type Tunnel } from '../kube/stream/port-forward.js';
+import type { KubeObject } from '../kube/types.js';
+import type { Log } from '../util/log.js';
+import { waitForDocker } from './docker-api.js';
+import { pruneDocker } from './prune.js';
+import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
+import { containersDiffer } from './running.js';
+import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
 
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
 const LARGE_UPLOAD_BYTES = 100 * 1024 * 1024;

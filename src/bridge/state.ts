@@ -3,15 +3,15 @@
  * fingerprint of the last successful deploy (fingerprint.ts) and the changes uploaded since (sync.ts).
  */
 import { Writable } from 'node:stream';
-import { errorMessage } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
-import { execInPod } from '../kube/stream/exec.js';
-import type { Log } from '../util/log.js';
-import type { DockerHostPod } from '../environment/pods.js';
-import { retryOpening } from '../kube/retry.js';
 import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
 import type { PreparedCompose } from '../compose/prepare.js';
 import type { Manifest, UploadPlan } from '../compose/upload.js';
+import type { DockerHostPod } from '../environment/pods.js';
+import { errorMessage } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { retryOpening } from '../kube/retry.js';
+import { execInPod } from '../kube/stream/exec.js';
+import type { Log } from '../util/log.js';
 
 export const MANIFEST = '.preevy-upload-manifest.json';
 /**

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
-import type { Inputs } from '../inputs.js';
 import { acquireLock, type EnvLock, holderIdentity } from '../environment/lock.js';
-import type { Log } from '../util/log.js';
+import type { Inputs } from '../inputs.js';
 import { actionsLog } from '../log.js';
+import type { Log } from '../util/log.js';
 import { downReason, tearDown } from './teardown.js';
 import { connectWith, type RunContext } from './up.js';
 

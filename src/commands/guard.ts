@@ -24,13 +24,13 @@
  * Reading the PR is best-effort: without a token, or when GitHub fails, the tombstone rule alone decides.
  */
 
+import { describeTombstone, liftTombstone, readTombstone, type Tombstone } from '../environment/tombstone.js';
 import { describeGitHubError } from '../github/api.js';
 import type { EventInfo } from '../github/event.js';
 import type { PrState } from '../github/pulls.js';
 import type { Command } from '../inputs.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Log } from '../util/log.js';
-import { describeTombstone, liftTombstone, readTombstone, type Tombstone } from '../environment/tombstone.js';
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 

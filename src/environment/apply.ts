@@ -24,10 +24,10 @@ import { KubeApiError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
 import { httpStatusOf, isNotFound, statusReasonOf, toKubeError } from '../kube/errors.js';
-import { type Log, noopLog } from '../util/log.js';
 import { isMissingRoleOf, roleOfTemplate, withEscalationHint } from '../kube/rbac.js';
 import { followsUncertainAttempt } from '../kube/retry.js';
 import { type KubeObject, objectRef, type TypeRef } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
 
 export type ApplyAction = 'created' | 'changed' | 'unchanged';
 

@@ -20,17 +20,17 @@
  */
 import { KubeApiError } from '../errors.js';
 import { envSelector, LABELS } from '../identity.js';
-import { sleep } from '../util/sleep.js';
 import type { ApiResource, KubeClient } from '../kube/client.js';
 import { objectPath } from '../kube/discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
-import { assertEnvId } from './find.js';
-import { isLockObject } from './lock.js';
-import { type Log, noopLog } from '../util/log.js';
 import { listObjects } from '../kube/objects.js';
 import { controllerOf } from '../kube/shapes.js';
-import { isTombstone } from './tombstone.js';
 import { type KubeObject, type TypeRef, typeKey } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
+import { assertEnvId } from './find.js';
+import { isLockObject } from './lock.js';
+import { isTombstone } from './tombstone.js';
 
 /** Kinds looked for even when the docker host's `preevy.dev/all-types` does not list them. */
 export const DEFAULT_DELETE_TYPES: readonly TypeRef[] = [

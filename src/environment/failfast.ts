@@ -14,9 +14,7 @@
  * grant: then the failure says so instead of showing lines) and the pod's autoscaler events.
  */
 import type { KubeClient } from '../kube/client.js';
-import { currentReplicaSet } from './diagnose.js';
 import { httpStatusOf, toKubeError } from '../kube/errors.js';
-import type { Log } from '../util/log.js';
 import { listObjects } from '../kube/objects.js';
 import {
   type ContainerStatus,
@@ -29,6 +27,8 @@ import {
   str,
 } from '../kube/shapes.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
+import type { Log } from '../util/log.js';
+import { currentReplicaSet } from './diagnose.js';
 
 export type ProblemKind = 'image' | 'config' | 'crash' | 'unschedulable' | 'pod-security';
 

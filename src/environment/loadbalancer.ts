@@ -6,9 +6,9 @@
 import { ReadinessError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { isTransientError } from '../kube/errors.js';
-import { type Log, noopLog } from '../util/log.js';
 import { getObject } from '../kube/objects.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
 
 const SERVICE: TypeRef = { apiVersion: 'v1', kind: 'Service' };
 

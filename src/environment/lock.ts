@@ -25,13 +25,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ActionError } from '../errors.js';
 import { LABELS, MANAGED_BY } from '../identity.js';
-import { formatDuration } from '../util/duration.js';
-import { sleep } from '../util/sleep.js';
 import type { KubeClient } from '../kube/client.js';
 import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
-import { type Log, noopLog } from '../util/log.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
+import { formatDuration } from '../util/duration.js';
+import { type Log, noopLog } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 
 export const LEASE: TypeRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' };
 

@@ -14,11 +14,11 @@
  */
 import type { Configuration, KubeConfig, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { InputError } from '../errors.js';
+import { type KubeLog, noopLog } from '../util/log.js';
 import { ApiException, type ClientNodeModule, clientNode } from './client-node.js';
 import { type Scope, scopeOf } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
-import { type KubeLog, noopLog } from '../util/log.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from './retry.js';
 import { type TypeRef, typeKey } from './types.js';
 

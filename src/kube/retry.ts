@@ -20,6 +20,7 @@
  * DELETE answered 404, can be recognised as the effect of an earlier attempt.
  */
 import { KubeApiError } from '../errors.js';
+import { type KubeLog, noopLog } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
 import { ApiException } from './client-node.js';
 import {
@@ -29,7 +30,6 @@ import {
   networkErrorCode,
   parseErrorBody,
 } from './errors.js';
-import { type KubeLog, noopLog } from '../util/log.js';
 
 export interface RetryPolicy {
   /** Bound on one call, attempts and waits included. */

@@ -24,7 +24,7 @@ import {
   STEPS_SCRIPT,
   TarMissingError,
 } from '../../src/kube/stream/copy.js';
-import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/stream/exec.js';
+import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/stream/websocket.js';
 import { simCerts } from '../sim/kube/certs.js';
 import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kube/ws/wire.js';
 import { fakeApiClient } from './fake-api-client.js';

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { channelSender } from '../../src/kube/stream/exec.js';
+import { channelSender } from '../../src/kube/stream/websocket.js';
 
 /** Channel byte and data of a full frame: 16 KiB on the wire, less the 8-byte client frame header. */
 const FULL = 16 * 1024 - 8;

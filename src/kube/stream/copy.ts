@@ -11,10 +11,10 @@
  */
 import { Readable } from 'node:stream';
 import { ActionError } from '../../errors.js';
-import type { KubeClient } from '../client.js';
-import { ExecError, ExecProtocolV4, type ExecResult, execInPod, lengthPrefixedCommand } from './exec.js';
 import { type Log, noopLog } from '../../util/log.js';
+import type { KubeClient } from '../client.js';
 import { retryOpening } from '../retry.js';
+import { ExecError, ExecProtocolV4, type ExecResult, execInPod, lengthPrefixedCommand } from './exec.js';
 
 /**
  * Where an archive puts what must replace earlier files, the lists of what to do after the extraction
