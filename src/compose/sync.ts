@@ -13,7 +13,7 @@
  * are staged too: tar cannot write them before the old ones are removed.
  */
 import path from 'node:path';
-import type { FileEntry, Manifest } from './upload.js';
+import type { FileEntry, Manifest } from './manifest.js';
 
 export interface SyncPlan {
   /** Sent entries that tar extracts where they belong. */

@@ -16,13 +16,15 @@ import type { Configuration, KubeConfig, RequestContext, ResponseContext } from 
 import { InputError } from '../errors.js';
 import { type KubeLog, noopLog } from '../util/log.js';
 import { ApiException, type ClientNodeModule, clientNode } from './client-node.js';
-import { type Scope, scopeOf } from './discovery.js';
+import { scopeOf } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from './retry.js';
-import { type TypeRef, typeKey } from './types.js';
+import { type ApiResource, type Scope, type TypeRef, typeKey } from './types.js';
 
 export { secretsOf } from './kubeconfig.js';
+// Defined beside TypeRef so that discovery.ts needs nothing from this file (it is imported by it).
+export type { ApiResource } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -43,15 +45,6 @@ export interface KubeRequest {
 export interface KubeResponse<T> {
   status: number;
   body: T;
-}
-
-/** One resource type as discovery lists it. */
-export interface ApiResource {
-  /** Plural resource name used in paths, e.g. `deployments`. */
-  name: string;
-  kind: string;
-  namespaced: boolean;
-  verbs: string[];
 }
 
 export interface KubeClient {
