@@ -35,6 +35,7 @@ import { copyTarToPod } from '../kube/stream/copy.js';
 import { openTunnel, type Tunnel } from '../kube/stream/port-forward.js';
 import type { KubeObject } from '../kube/types.js';
 import type { Log } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 import { waitForDocker } from './docker-api.js';
 import { pruneDocker } from './prune.js';
 import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
@@ -63,14 +64,6 @@ export interface DeployComposeResult {
   skippedFiles: number;
   /** Nothing had changed since the last deploy: no upload, build or `up` ran. */
   upToDate: boolean;
-}
-
-/** Compose's own lookup, so "no compose project" can be told apart from a broken one. */
-export function hasComposeProject(project: ComposeProject): boolean {
-  if (project.files.length > 0) return true;
-  return ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'].some((f) =>
-    existsSync(path.join(project.workingDirectory, f)),
-  );
 }
 
 /** tunnel → upload → compose build and up, on the environment's docker host. */
@@ -307,7 +300,7 @@ async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Pro
     } catch (err) {
       // The rollout status can lag behind a pod that just went away.
       if (!(err instanceof PodNotFoundError) || Date.now() >= deadline) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
     }
   }
 }

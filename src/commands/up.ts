@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
-import { type DeployComposeResult, deployCompose, hasComposeProject } from '../bridge/deploy.js';
+import { type DeployComposeResult, deployCompose } from '../bridge/deploy.js';
+import { hasComposeProject } from '../compose/model.js';
 import { type PreparedCompose, prepareCompose } from '../compose/prepare.js';
 import {
   checkDistinctHosts,

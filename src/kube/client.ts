@@ -19,6 +19,7 @@ import { ApiException, type ClientNodeModule, clientNode } from './client-node.j
 import { scopeOf } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
+import { isDns1123Label } from './names.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from './retry.js';
 import { type ApiResource, type Scope, type TypeRef, typeKey } from './types.js';
 
@@ -102,7 +103,6 @@ export interface ConnectArgs {
 
 const USER_AGENT = 'preevy-kube-action';
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
 
@@ -321,7 +321,7 @@ async function serverVersion(client: KubeClient): Promise<string> {
  */
 export async function connect(args: ConnectArgs): Promise<KubeClient> {
   const log = args.log ?? noopLog;
-  if (!DNS_LABEL.test(args.namespace) || args.namespace.length > 63) {
+  if (!isDns1123Label(args.namespace)) {
     throw new InputError('namespace', `"${args.namespace}" is not a valid namespace name`, {
       hint: 'Lower-case letters, digits and "-", at most 63 characters.',
     });
