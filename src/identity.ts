@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { ActionError, InputError } from './errors.js';
-import { isDns1123Label, MAX_LABEL_LENGTH } from './kube/names.js';
+import { MAX_LABEL_LENGTH } from './kube/names.js';
 import type { KubeObject } from './kube/types.js';
 
 export { isDns1123Label, MAX_LABEL_LENGTH } from './kube/names.js';

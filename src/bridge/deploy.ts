@@ -11,10 +11,8 @@
  * took dockerd (and perhaps the uploaded files) with it: the pod is found again once it is ready, and the
  * deploy runs once more from the Docker connection on.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
-import { type ComposeProject, composeEnv } from '../compose/model.js';
+import { composeEnv } from '../compose/model.js';
 import type { PreparedCompose } from '../compose/prepare.js';
 import { type ComposeStepRunner, composeUp } from '../compose/run.js';
 import { planUpload, tarStream, type UploadPlan } from '../compose/upload.js';
