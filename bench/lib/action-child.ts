@@ -5,7 +5,7 @@
  * bundle serves them all and the idle baseline has loaded exactly what the other modes load.
  *
  * - idle: load the modules, report `{ peakRss }`.
- * - upload: planUpload → tarStream → copyTarToPod (exec of `tar x` in the pod), as src/compose/deploy.ts does it.
+ * - upload: planUpload → tarStream → copyTarToPod (exec of `tar x` in the pod), as src/bridge/deploy.ts does it.
  * - tunnel: openTunnel, report `{ url }` once dockerd answers through it, serve until stdin ends.
  */
 
@@ -99,7 +99,7 @@ async function main(input: ActionChildInput): Promise<void> {
       const plan = await planUpload({ workingDirectory: input.workingDirectory, roots: input.roots });
       const t1 = performance.now();
       const plannedRss = currentRss();
-      // As src/compose/deploy.ts does it: a fresh archive stream per call (a v4-only cluster reads it twice).
+      // As src/bridge/deploy.ts does it: a fresh archive stream per call (a v4-only cluster reads it twice).
       const copied = await copyTarToPod(client, {
         namespace: input.namespace,
         pod: input.pod,

@@ -1,7 +1,7 @@
 /**
  * The Docker bridge's deploy: tunnel → upload → compose build and up, on the environment's docker host.
  *
- * An `up` that finds nothing changed since the environment's last successful deploy (fingerprint.ts), with its
+ * An `up` that finds nothing changed since the environment's last successful deploy (compose/fingerprint.ts), with its
  * services running, skips the upload, the build and `up`: a re-run, or a push that touched no file of the
  * project, costs a few requests.
  *

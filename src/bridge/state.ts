@@ -1,6 +1,6 @@
 /**
  * What the docker host keeps of past deploys, next to the uploaded files: the manifest of the last upload, the
- * fingerprint of the last successful deploy (fingerprint.ts) and the changes uploaded since (sync.ts).
+ * fingerprint of the last successful deploy (compose/fingerprint.ts) and the changes uploaded since (compose/sync.ts).
  */
 import { Writable } from 'node:stream';
 import { deployFingerprint, STAMP } from '../compose/fingerprint.js';

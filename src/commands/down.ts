@@ -11,7 +11,7 @@ export interface DownResult {
   namespace: string;
   deleted: string[];
   /**
-   * The tombstone ConfigMap left behind (src/kube/tombstone.ts); absent when the environment had no objects:
+   * The tombstone ConfigMap left behind (src/environment/tombstone.ts); absent when the environment had no objects:
    * then nothing was changed.
    */
   tombstone?: string;

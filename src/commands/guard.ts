@@ -2,10 +2,10 @@
  * The concurrency rule: no environment outlives its PR, and no run deploys a commit that is no longer the PR's.
  * The README's "Concurrency" section says the same in the user's words.
  *
- * Every `up` and `down` holds the environment's lock (src/kube/lock.ts) from just after connecting to the end,
+ * Every `up` and `down` holds the environment's lock (src/environment/lock.ts) from just after connecting to the end,
  * so the checks below and the deploy between them see no other run of the environment.
  *
- * A `down` writes the environment's tombstone (src/kube/tombstone.ts) and then deletes its objects.
+ * A `down` writes the environment's tombstone (src/environment/tombstone.ts) and then deletes its objects.
  *
  * An `up`, before its first write:
  *  1. reads the PR from GitHub (GET /repos/{owner}/{repo}/pulls/{number}) when it has a token and a PR number:

@@ -21,7 +21,7 @@ export interface ComposeRunOptions {
   signal?: AbortSignal;
   /**
    * Runs the step (`up --build`); it rejects with its ActionError. It is idempotent, so a caller may run it
-   * again (deploy.ts does when the tunnel dropped a connection during it).
+   * again (bridge/deploy.ts does when the tunnel dropped a connection during it).
    */
   step?: ComposeStepRunner;
 }

@@ -3,7 +3,7 @@
  * is the runner's tree, whole: files of the last upload that are gone are removed (a deletion or a rename in the
  * PR), and a changed file is written over the old one in place, so that a container whose single-file bind
  * mount pins the old inode sees it (tar would unlink the file and create a new one, which such a container
- * never sees). After the extraction, copy.ts's script removes, then runs the steps in order:
+ * never sees). After the extraction, kube/stream/copy.ts's script removes, then runs the steps in order:
  *
  *   dir:MODE:NAME     make a directory (one where the last upload had a file, or below such a path)
  *   put:I-MODE:NAME   the staged entry I replaces NAME: a regular file is overwritten in place (MODE empty:

@@ -200,7 +200,7 @@ export async function fileSha256(file: string): Promise<string> {
  * The archive of the planned entries, streamed: one file is open at a time, and tar-stream's backpressure
  * keeps memory flat whatever the tree's size. Files named in `emptied` are written empty (a marker that must
  * not outlive the upload); `extra` files are written with their text. Entries that must replace what the last
- * upload left go to the staging directory, with the steps that put them in place (sync.ts, copy.ts); the
+ * upload left go to the staging directory, with the steps that put them in place (sync.ts, kube/stream/copy.ts); the
  * manifest, with the hashes of the files just sent, travels as the last entry.
  */
 export function tarStream(

@@ -1,7 +1,7 @@
 /**
  * Applying the stamped objects of an environment, in the order given (dependencies first).
  *
- * How objects reach the API server: as the JSON we were given, through `client.request()` (see client.ts).
+ * How objects reach the API server: as the JSON we were given, through `client.request()` (see kube/client.ts).
  * `KubernetesObjectApi.patch(obj, …, PatchStrategy.ServerSideApply)` would serialize built-in kinds
  * through client-node's generated models, which silently drop every field they do not know. A typo such as
  * `strategyy:` would then vanish on the runner and the API server would apply the rest: the user's mistake

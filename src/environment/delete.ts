@@ -13,7 +13,7 @@
  * the same name.
  *
  * The environment's lock (a Lease) and a tombstone carry its label too, and are skipped: the lock's holder
- * releases it, and a tombstone must outlive the environment (src/kube/lock.ts, src/kube/tombstone.ts).
+ * releases it, and a tombstone must outlive the environment (src/environment/lock.ts, src/environment/tombstone.ts).
  *
  * Failures (403 on list or delete, API errors) are collected and reported once at the end; 404 means
  * already gone; kinds the cluster does not serve are skipped. Running it twice is harmless.

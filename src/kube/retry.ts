@@ -239,7 +239,7 @@ export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, opts: 
 }
 
 /**
- * For a WebSocket opening (exec, port-forward): the handshake's failures arrive as KubeApiError (see exec.ts)
+ * For a WebSocket opening (exec, port-forward): the handshake's failures arrive as KubeApiError (see stream/websocket.ts)
  * and are retried as a request's would be; the API server had answered before (the run connected first).
  */
 export function classifyOpening(err: unknown, signal?: AbortSignal): RetryDecision {

@@ -1,5 +1,5 @@
 /**
- * The logging seam of the kube module. main.ts passes an adapter over @actions/core (src/log.ts);
+ * The logging seam of every layer below commands/. main.ts passes an adapter over @actions/core (src/log.ts);
  * tests and other callers pass their own or use `noopLog`.
  */
 export interface Log {

@@ -1,5 +1,5 @@
 /**
- * channelSender (src/kube/exec.ts): the framing shared by exec stdin and the port-forward tunnel. Checked on a
+ * channelSender (src/kube/stream/websocket.ts): the framing shared by exec stdin and the port-forward tunnel. Checked on a
  * real WebSocket pair: message boundaries, the channel byte, packing into full frames, the order against other
  * sends after flush(), callbacks, and data intact through reused frame buffers.
  */

@@ -1,5 +1,5 @@
 /**
- * Copy a tar archive into a directory of a container, over the WebSocket exec API (see exec.ts), and check
+ * Copy a tar archive into a directory of a container, over the WebSocket exec API (see exec.ts, websocket.ts), and check
  * that it arrived: the exit status is always read, and a container that cannot run `sh`/`tar` is reported
  * as the template-contract violation it is.
  *
