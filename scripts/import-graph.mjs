@@ -42,7 +42,7 @@ export const LAYERS = {
   'kube/stream': ['kube', 'errors', 'util'],
   identity: ['kube', 'errors', 'util'],
   template: ['identity', 'kube', 'errors', 'util'],
-  compose: ['kube/stream', 'kube', 'errors', 'util'],
+  compose: ['kube', 'errors', 'util'],
   environment: ['identity', 'kube', 'errors', 'util'],
   bridge: ['environment', 'compose', 'kube/stream', 'kube', 'identity', 'errors', 'util'],
   inputs: ['environment', 'compose', 'kube', 'errors', 'util'],

@@ -9,11 +9,11 @@
  * - tunnel: openTunnel, report `{ url }` once dockerd answers through it, serve until stdin ends.
  */
 
+import { copyTarToPod } from '../../src/bridge/copy.js';
 import { waitForDocker } from '../../src/bridge/docker-api.js';
 import { planUpload, tarStream } from '../../src/compose/upload.js';
 import { limitMemory } from '../../src/heap.js';
 import { connect } from '../../src/kube/client.js';
-import { copyTarToPod } from '../../src/kube/stream/copy.js';
 import { openTunnel } from '../../src/kube/stream/port-forward.js';
 import {
   currentRss,

@@ -5,10 +5,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ActionError } from '../errors.js';
-import { STAGING, STEPS_SCRIPT } from '../kube/stream/copy.js';
 import type { FileEntry, Manifest } from './manifest.js';
 import { followLinks, outsideProblem } from './rewrite.js';
-import { planSync, type SyncPlan } from './sync.js';
+import { planSync, STAGING, STEPS_SCRIPT, type SyncPlan } from './sync.js';
 
 // In a file of their own so that sync.ts, which upload.ts imports, needs nothing from here.
 export type { FileEntry, Manifest, ManifestEntry } from './manifest.js';
@@ -200,7 +199,7 @@ export async function fileSha256(file: string): Promise<string> {
  * The archive of the planned entries, streamed: one file is open at a time, and tar-stream's backpressure
  * keeps memory flat whatever the tree's size. Files named in `emptied` are written empty (a marker that must
  * not outlive the upload); `extra` files are written with their text. Entries that must replace what the last
- * upload left go to the staging directory, with the steps that put them in place (sync.ts, kube/stream/copy.ts); the
+ * upload left go to the staging directory, with the steps that put them in place (sync.ts, bridge/copy.ts); the
  * manifest, with the hashes of the files just sent, travels as the last entry.
  */
 export function tarStream(
