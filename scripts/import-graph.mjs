@@ -18,13 +18,14 @@ function walk(dir) {
 // Type-only imports count too: a cycle through types still couples the layers.
 const importRe = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"](\.[^'"]+)['"]/g;
 const dynamicRe = /import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+const bareRe = /(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]/g;
 
 const files = walk(src);
 const graph = new Map();
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
   const deps = new Set();
-  for (const re of [importRe, dynamicRe]) {
+  for (const re of [importRe, dynamicRe, bareRe]) {
     for (const m of text.matchAll(re)) {
       const target = resolve(dirname(file), m[1]).replace(/\.js$/, '.ts');
       deps.add(relative(src, target));
@@ -35,7 +36,7 @@ for (const file of files) {
 
 // What each layer may import besides itself: the README's "Architecture" table. Files directly in src/ are
 // layers of their own, named without `.ts`. Lowest first; no layer imports one listed after it.
-export const LAYERS = {
+const LAYERS = {
   errors: [],
   util: ['errors'],
   kube: ['errors', 'util'],
