@@ -8,7 +8,7 @@ export interface Log {
   debug(msg: string): void;
 }
 
-/** Same as Log; the name used inside src/kube. */
+/** Same as Log; the name much of kube/ uses. */
 export type KubeLog = Log;
 
 export const noopLog: Log = {

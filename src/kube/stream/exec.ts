@@ -1,5 +1,5 @@
 /**
- * Commands in the docker-host pod over the WebSocket form of `pods/exec` (opened by websocket.ts, which says
+ * Commands in a pod's container over the WebSocket form of `pods/exec` (opened by websocket.ts, which says
  * why `ws` directly and describes the channel protocol).
  *
  * On v4 the end of stdin cannot be signalled. `execInPod` with `stdin` therefore fails with
