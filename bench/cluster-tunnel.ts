@@ -2,7 +2,7 @@
  * Tunnel throughput on a cluster: the same `docker cp` of one file into a container of the docker host that the
  * action created, along every way this machine has to its dockerd, alternated in one run:
  *
- * - tunnel: openTunnel (src/kube/tunnel.ts) in a process of its own, as in the action;
+ * - tunnel: openTunnel (src/kube/stream/port-forward.ts) in a process of its own, as in the action;
  * - kubectl: `kubectl port-forward pod/X :2375`, when kubectl is there;
  * - direct: the pod IP's 2375, when this machine reaches it.
  *

@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { ActionError, InputError } from './errors.js';
+import { MAX_LABEL_LENGTH } from './kube/names.js';
 import type { KubeObject } from './kube/types.js';
 
-/** Label values and DNS-1123 labels share this limit. */
-export const MAX_LABEL_LENGTH = 63;
+export { isDns1123Label, MAX_LABEL_LENGTH } from './kube/names.js';
 /**
  * The instance id is at most 53 chars so templates can append up to 10 chars (`-dind`, `-svc-80`)
  * and still produce valid names and label values, as Preevy's kube driver promised its templates.
@@ -14,6 +14,7 @@ export const INSTANCE_SUFFIX_LENGTH = 5;
 export const MANAGED_BY = 'preevy-kube-action';
 export const DOCKER_HOST_COMPONENT = 'docker-host';
 
+/** Every `preevy.dev/*` key the action writes is defined here. */
 export const LABELS = {
   envId: 'preevy.dev/env-id',
   instance: 'preevy.dev/instance',
@@ -30,12 +31,27 @@ export const ANNOTATIONS = {
   pr: 'preevy.dev/pr',
 } as const;
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+/** Marks the Lease as the action's lock, so the delete pass can tell it from a template's own Leases. */
+export const LOCK_LABEL = 'preevy.dev/lock';
 
-export function isDns1123Label(s: string): boolean {
-  return s.length <= MAX_LABEL_LENGTH && DNS1123_LABEL.test(s);
-}
+export const LOCK_ANNOTATIONS = {
+  command: 'preevy.dev/lock-command',
+  run: 'preevy.dev/lock-run',
+  host: 'preevy.dev/lock-host',
+} as const;
+
+/** Marks the ConfigMap a `down` leaves behind (environment/tombstone.ts). */
+export const TOMBSTONE_LABEL = 'preevy.dev/tombstone';
+
+export const TOMBSTONE_ANNOTATIONS = {
+  at: 'preevy.dev/tombstoned-at',
+  reason: 'preevy.dev/tombstone-reason',
+  headSha: 'preevy.dev/head-sha',
+  pr: ANNOTATIONS.pr,
+  deletedBy: 'preevy.dev/deleted-by',
+} as const;
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export function isValidLabelValue(s: string): boolean {
   return s.length <= MAX_LABEL_LENGTH && LABEL_VALUE.test(s);

@@ -3,10 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { COMPOSE_POLICIES, type ComposePolicy } from './compose/policy.js';
-import { DEFAULT_STORAGE_SIZE, type StorageSize } from './compose/storage.js';
+import { DEFAULT_STORAGE_SIZE, type StorageSize } from './environment/storage.js';
 import { InputError } from './errors.js';
 import { findJobKubeconfig } from './kube/job-kubeconfig.js';
 import { decodeKubeconfigText, secretsOf } from './kube/kubeconfig.js';
+import { DNS1123_SUBDOMAIN, isDns1123Label } from './kube/names.js';
 import { parseDuration } from './util/duration.js';
 import { parseByteQuantity } from './util/quantity.js';
 
@@ -80,10 +81,6 @@ function list(source: InputSource, name: string): string[] {
 export type InputSource = (name: string) => string;
 
 const fromActions: InputSource = (name) => core.getInput(name);
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** A DNS subdomain: what an Ingress host, and so a domain under which hosts are made, must be. */
-const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The bundled template sits next to dist/ in the action's checkout (and next to src/ in development). */
 export function bundledTemplate(name = 'default.yaml.njk'): string {
@@ -182,7 +179,7 @@ export function getInputs(
   if (kubeconfigFiles && source === fromActions) maskKubeconfig(kubeconfig);
 
   const namespace = source('namespace').trim() || 'default';
-  if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
+  if (!isDns1123Label(namespace)) {
     throw new InputError('namespace', `"${namespace}" is not a valid namespace name`, {
       hint: 'A namespace name is a DNS-1123 label: lowercase letters, digits and "-", at most 63 characters.',
     });

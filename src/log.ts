@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import type { Log } from './kube/log.js';
+import type { Log } from './util/log.js';
 
 /** The runner's log, for modules that take a plain Log. */
 export const actionsLog: Log = {

@@ -5,14 +5,16 @@
  * bundle serves them all and the idle baseline has loaded exactly what the other modes load.
  *
  * - idle: load the modules, report `{ peakRss }`.
- * - upload: planUpload → tarStream → copyTarToPod (exec of `tar x` in the pod), as src/compose/deploy.ts does it.
+ * - upload: planUpload → tarStream → copyTarToPod (exec of `tar x` in the pod), as src/bridge/deploy.ts does it.
  * - tunnel: openTunnel, report `{ url }` once dockerd answers through it, serve until stdin ends.
  */
+
+import { copyTarToPod } from '../../src/bridge/copy.js';
+import { waitForDocker } from '../../src/bridge/docker-api.js';
 import { planUpload, tarStream } from '../../src/compose/upload.js';
 import { limitMemory } from '../../src/heap.js';
 import { connect } from '../../src/kube/client.js';
-import { copyTarToPod } from '../../src/kube/copy.js';
-import { openTunnel, waitForDocker } from '../../src/kube/tunnel.js';
+import { openTunnel } from '../../src/kube/stream/port-forward.js';
 import {
   currentRss,
   inputEnded,
@@ -97,7 +99,7 @@ async function main(input: ActionChildInput): Promise<void> {
       const plan = await planUpload({ workingDirectory: input.workingDirectory, roots: input.roots });
       const t1 = performance.now();
       const plannedRss = currentRss();
-      // As src/compose/deploy.ts does it: a fresh archive stream per call (a v4-only cluster reads it twice).
+      // As src/bridge/deploy.ts does it: a fresh archive stream per call (a v4-only cluster reads it twice).
       const copied = await copyTarToPod(client, {
         namespace: input.namespace,
         pod: input.pod,

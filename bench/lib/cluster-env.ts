@@ -7,8 +7,9 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForDocker } from '../../src/bridge/docker-api.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import { openTunnel, type Tunnel, waitForDocker } from '../../src/kube/tunnel.js';
+import { openTunnel, type Tunnel } from '../../src/kube/stream/port-forward.js';
 // Plain helpers (a Docker API client over node:http, a file lookup): neither talks to the simulator.
 import { type DockerTarget, dockerJson } from '../../test/sim/kubelet/docker/api.js';
 import { findStaticBusybox } from '../../test/sim/kubelet/docker/images.js';

@@ -4,9 +4,9 @@
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../../src/environment/pods.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import { execInPod } from '../../src/kube/exec.js';
-import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../../src/kube/pods.js';
+import { execInPod } from '../../src/kube/stream/exec.js';
 import { NAMESPACE, startDockerSim } from '../../test/integration/harness.js';
 import type { DockerPodBackend } from '../../test/sim/kubelet/docker/backend.js';
 import type { Engine } from '../../test/sim/kubelet/docker/engines.js';

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect } from '../../src/kube/client.js';
-import { openTunnel } from '../../src/kube/tunnel.js';
+import { openTunnel } from '../../src/kube/stream/port-forward.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {

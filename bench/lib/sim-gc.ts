@@ -14,7 +14,7 @@
  * copy. A scavenge of young Buffers that are already dead takes well under a millisecond.
  *
  * A real API server (Go) costs the runner nothing; this keeps the simulator's share of the CPU from deciding the
- * tunnel's figures. (The action itself does not allocate per byte: see adopt() in src/kube/tunnel.ts.)
+ * tunnel's figures. (The action itself does not allocate per byte: see adopt() in src/kube/stream/port-forward.ts.)
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';

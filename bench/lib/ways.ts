@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { dockerGet } from '../../src/kube/tunnel.js';
+import { dockerGet } from '../../src/bridge/docker-api.js';
 import { running } from './running.js';
 
 export type Way = { ok: true; url: string; close(): void } | { ok: false; reason: string };

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
+import { acquireLock, type EnvLock, holderIdentity } from '../environment/lock.js';
 import type { Inputs } from '../inputs.js';
-import { acquireLock, type EnvLock, holderIdentity } from '../kube/lock.js';
-import type { Log } from '../kube/log.js';
 import { actionsLog } from '../log.js';
+import type { Log } from '../util/log.js';
 import { downReason, tearDown } from './teardown.js';
 import { connectWith, type RunContext } from './up.js';
 
@@ -11,7 +11,7 @@ export interface DownResult {
   namespace: string;
   deleted: string[];
   /**
-   * The tombstone ConfigMap left behind (src/kube/tombstone.ts); absent when the environment had no objects:
+   * The tombstone ConfigMap left behind (src/environment/tombstone.ts); absent when the environment had no objects:
    * then nothing was changed.
    */
   tombstone?: string;

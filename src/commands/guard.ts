@@ -2,10 +2,10 @@
  * The concurrency rule: no environment outlives its PR, and no run deploys a commit that is no longer the PR's.
  * The README's "Concurrency" section says the same in the user's words.
  *
- * Every `up` and `down` holds the environment's lock (src/kube/lock.ts) from just after connecting to the end,
+ * Every `up` and `down` holds the environment's lock (src/environment/lock.ts) from just after connecting to the end,
  * so the checks below and the deploy between them see no other run of the environment.
  *
- * A `down` writes the environment's tombstone (src/kube/tombstone.ts) and then deletes its objects.
+ * A `down` writes the environment's tombstone (src/environment/tombstone.ts) and then deletes its objects.
  *
  * An `up`, before its first write:
  *  1. reads the PR from GitHub (GET /repos/{owner}/{repo}/pulls/{number}) when it has a token and a PR number:
@@ -24,13 +24,13 @@
  * Reading the PR is best-effort: without a token, or when GitHub fails, the tombstone rule alone decides.
  */
 
+import { describeTombstone, liftTombstone, readTombstone, type Tombstone } from '../environment/tombstone.js';
 import { describeGitHubError } from '../github/api.js';
 import type { EventInfo } from '../github/event.js';
 import type { PrState } from '../github/pulls.js';
 import type { Command } from '../inputs.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Log } from '../kube/log.js';
-import { describeTombstone, liftTombstone, readTombstone, type Tombstone } from '../kube/tombstone.js';
+import type { Log } from '../util/log.js';
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 

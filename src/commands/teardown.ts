@@ -1,9 +1,9 @@
+import { deleteEnvironment } from '../environment/delete.js';
+import { listDockerHosts } from '../environment/find.js';
+import { type Tombstone, type TombstoneReason, writeTombstone } from '../environment/tombstone.js';
 import type { EventInfo } from '../github/event.js';
 import type { KubeClient } from '../kube/client.js';
-import { deleteEnvironment } from '../kube/delete.js';
-import { listDockerHosts } from '../kube/find.js';
-import type { Log } from '../kube/log.js';
-import { type Tombstone, type TombstoneReason, writeTombstone } from '../kube/tombstone.js';
+import type { Log } from '../util/log.js';
 
 export interface TearDownOptions {
   namespace: string;

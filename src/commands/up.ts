@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
-import { type DeployComposeResult, deployCompose, hasComposeProject } from '../compose/deploy.js';
+import { type DeployComposeResult, deployCompose } from '../bridge/deploy.js';
+import { hasComposeProject } from '../compose/model.js';
 import { type PreparedCompose, prepareCompose } from '../compose/prepare.js';
-import { DEFAULT_STORAGE_SIZE } from '../compose/storage.js';
 import {
   checkDistinctHosts,
   loadBalancerUrls,
@@ -9,23 +9,24 @@ import {
   type ServiceUrl,
   serviceUrls,
 } from '../compose/urls.js';
+import { applyObjects, rollbackCreated } from '../environment/apply.js';
+import { findEnvironment } from '../environment/find.js';
+import { waitForLoadBalancer } from '../environment/loadbalancer.js';
+import { acquireLock, type EnvLock, holderIdentity, type LockTiming } from '../environment/lock.js';
+import { DEFAULT_STORAGE_SIZE } from '../environment/storage.js';
+import { waitForRollout } from '../environment/wait.js';
 import { ActionError } from '../errors.js';
 import type { EventInfo } from '../github/event.js';
 import type { PrState } from '../github/pulls.js';
 import { envLabels, newInstanceId } from '../identity.js';
 import { type Inputs, requireUpFiles } from '../inputs.js';
-import { applyObjects, rollbackCreated } from '../kube/apply.js';
 import { connect, type KubeClient } from '../kube/client.js';
 import { scopeResolver } from '../kube/discovery.js';
-import { findEnvironment } from '../kube/find.js';
-import { waitForLoadBalancer } from '../kube/loadbalancer.js';
-import { acquireLock, type EnvLock, holderIdentity, type LockTiming } from '../kube/lock.js';
-import type { Log } from '../kube/log.js';
 import type { KubeObject } from '../kube/types.js';
-import { waitForRollout } from '../kube/wait.js';
 import { actionsLog } from '../log.js';
 import { loadManifests } from '../template/index.js';
 import { applyOrder, stampManifests } from '../template/stamp.js';
+import type { Log } from '../util/log.js';
 import { checkAfterDeploy, checkBeforeDeploy, type GuardArgs } from './guard.js';
 import { tearDown } from './teardown.js';
 

@@ -18,7 +18,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Log } from '../kube/log.js';
+import type { Log } from '../util/log.js';
 
 /** Variables that select a builder other than the DOCKER_HOST's own, or a buildx store other than ours. */
 const BUILDER_VARIABLES = ['BUILDX_BUILDER', 'BUILDX_CONFIG', 'BUILDKIT_HOST', 'DOCKER_CONTEXT'];

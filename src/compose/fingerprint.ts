@@ -1,6 +1,6 @@
 /**
  * What a deploy depends on, as one hash: an `up` whose fingerprint is the one recorded by the last successful
- * deploy of the environment, and whose services all run, has nothing to do (see deploy.ts).
+ * deploy of the environment, and whose services all run, has nothing to do (see bridge/deploy.ts).
  *
  * It covers what compose would act on: the model (interpolated, rewritten, ports pinned: every service
  * setting), the content of the uploaded files, and the content of every local build context. A build context

@@ -66,11 +66,23 @@ export function projectArgs(p: ComposeProject, opts: { modelOnStdin?: boolean } 
   ];
 }
 
+/** Compose's own lookup, so "no compose project" can be told apart from a broken one. */
+export function hasComposeProject(project: ComposeProject): boolean {
+  if (project.files.length > 0) return true;
+  return DEFAULT_COMPOSE_FILES.some((f) => existsSync(path.join(project.workingDirectory, f)));
+}
+
+/** The names compose's own lookup tries in a project's directory, in its order. */
+export const DEFAULT_COMPOSE_FILES = [
+  'compose.yaml',
+  'compose.yml',
+  'docker-compose.yaml',
+  'docker-compose.yml',
+];
+
 /** The files compose's own lookup picks (the first of its names that exists, plus its override file). */
 function defaultFiles(dir: string): string[] {
-  const first = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'].find((f) =>
-    existsSync(path.join(dir, f)),
-  );
+  const first = DEFAULT_COMPOSE_FILES.find((f) => existsSync(path.join(dir, f)));
   if (!first) return [];
   const override = first.replace(/\.(ya?ml)$/, '.override.$1');
   return existsSync(path.join(dir, override)) ? [first, override] : [first];

@@ -1,4 +1,4 @@
-import type { Log } from '../kube/log.js';
+import type { Log } from '../util/log.js';
 import { runProcess } from '../util/process.js';
 import { composeDockerConfig } from './docker-config.js';
 import {

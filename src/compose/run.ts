@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ActionError } from '../errors.js';
-import type { Log } from '../kube/log.js';
+import type { Log } from '../util/log.js';
 import { runProcess } from '../util/process.js';
 import { composeDockerConfig } from './docker-config.js';
 import { type ComposeModel, type ComposeProject, projectArgs } from './model.js';
@@ -21,7 +21,7 @@ export interface ComposeRunOptions {
   signal?: AbortSignal;
   /**
    * Runs the step (`up --build`); it rejects with its ActionError. It is idempotent, so a caller may run it
-   * again (deploy.ts does when the tunnel dropped a connection during it).
+   * again (bridge/deploy.ts does when the tunnel dropped a connection during it).
    */
   step?: ComposeStepRunner;
 }

@@ -3,7 +3,7 @@
  * is the runner's tree, whole: files of the last upload that are gone are removed (a deletion or a rename in the
  * PR), and a changed file is written over the old one in place, so that a container whose single-file bind
  * mount pins the old inode sees it (tar would unlink the file and create a new one, which such a container
- * never sees). After the extraction, copy.ts's script removes, then runs the steps in order:
+ * never sees). After the extraction, STEPS_SCRIPT (run by bridge/copy.ts) removes, then runs the steps in order:
  *
  *   dir:MODE:NAME     make a directory (one where the last upload had a file, or below such a path)
  *   put:I-MODE:NAME   the staged entry I replaces NAME: a regular file is overwritten in place (MODE empty:
@@ -13,7 +13,45 @@
  * are staged too: tar cannot write them before the old ones are removed.
  */
 import path from 'node:path';
-import type { FileEntry, Manifest } from './upload.js';
+import type { FileEntry, Manifest } from './manifest.js';
+
+/**
+ * Where an archive puts what must replace earlier files, the lists of what to do after the extraction
+ * (planSync below plans them, upload.ts writes them: NUL-terminated, every name behind `./`) and the script that does it
+ * (`STEPS_SCRIPT`, as `run.sh`). Removed once the script ran.
+ */
+export const STAGING = '.preevy-incoming';
+
+/**
+ * After the extraction, in the environment's directory: `remove` lists the files and symlinks of the last upload
+ * that are gone, `rmdirs` the directories that held them (deepest first; kept if not empty), and `steps` what
+ * replaces an earlier entry: `dir:MODE:./NAME` makes a directory, `put:I-MODE:./NAME` puts the staged entry I
+ * in place (MODE empty: unchanged). A regular file is overwritten in place with `cat`, which keeps its inode: a
+ * container whose single-file bind mount pins it sees the new content (tar, mv and busybox's cp would all give
+ * the path a new inode). A file that cannot be written (read-only, for a docker host that does not run as root)
+ * is replaced instead. xargs -0 passes the names as arguments, so no shell ever parses one. Only POSIX sh and
+ * utilities that busybox has, as in docker:dind.
+ */
+export const STEPS_SCRIPT = `set -e
+s=${STAGING}
+xargs -0 rm -f < $s/remove
+xargs -0 rmdir < $s/rmdirs 2>/dev/null || :
+xargs -0 sh -c '
+for e do
+  op=\${e%%:*}; e=\${e#*:}; a=\${e%%:*}; f=\${e#*:}
+  case $op in
+  dir) mkdir -p "$f" && chmod "$a" "$f" ;;
+  put) i=${STAGING}/\${a%-*}; m=\${a#*-}
+    if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ] && { cat "$i" > "$f"; } 2>/dev/null; then
+      [ -z "$m" ] || chmod "$m" "$f"
+    else
+      if [ -d "$f" ] && [ ! -L "$f" ]; then rmdir "$f"; fi
+      mv -f "$i" "$f"
+    fi ;;
+  *) echo "unknown upload step: $op" >&2; false ;;
+  esac || exit 1
+done' sh < $s/steps
+`;
 
 export interface SyncPlan {
   /** Sent entries that tar extracts where they belong. */

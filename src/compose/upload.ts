@@ -5,39 +5,12 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ActionError } from '../errors.js';
-import { STAGING, STEPS_SCRIPT } from '../kube/copy.js';
+import type { FileEntry, Manifest } from './manifest.js';
 import { followLinks, outsideProblem } from './rewrite.js';
-import { planSync, type SyncPlan } from './sync.js';
+import { planSync, STAGING, STEPS_SCRIPT, type SyncPlan } from './sync.js';
 
-/**
- * What was uploaded last time, kept in the docker host next to the files: relative path → size, mtime and the
- * SHA-256 of the content (a symlink: its target, so that a later upload removes it when it is gone). A runner checks out a fresh copy for every run, so every mtime is new each time: a
- * file is unchanged when its content hash is the one uploaded. Size and mtime only spare reading a file that
- * has both as they were (a run on the same checkout).
- */
-export type Manifest = Record<string, ManifestEntry>;
-export interface ManifestEntry {
-  size: number;
-  mtimeMs: number;
-  sha256?: string;
-  /** Permission bits (files): an in-place write changes them only when they changed. */
-  mode?: number;
-  link?: string;
-}
-
-export interface FileEntry {
-  /** Path on the runner. */
-  local: string;
-  /** Path inside the archive: relative to the environment's directory in the docker host, POSIX. */
-  name: string;
-  type: 'file' | 'directory' | 'symlink';
-  size: number;
-  mtimeMs: number;
-  mode: number;
-  linkname?: string;
-  /** Known once the file was compared with the manifest or has been streamed. */
-  sha256?: string;
-}
+// In a file of their own so that sync.ts, which upload.ts imports, needs nothing from here.
+export type { FileEntry, Manifest, ManifestEntry } from './manifest.js';
 
 export interface UploadPlan {
   /** Every entry under the upload roots (directories first, so the archive creates them in order). */
@@ -226,7 +199,7 @@ export async function fileSha256(file: string): Promise<string> {
  * The archive of the planned entries, streamed: one file is open at a time, and tar-stream's backpressure
  * keeps memory flat whatever the tree's size. Files named in `emptied` are written empty (a marker that must
  * not outlive the upload); `extra` files are written with their text. Entries that must replace what the last
- * upload left go to the staging directory, with the steps that put them in place (sync.ts, copy.ts); the
+ * upload left go to the staging directory, with the steps that put them in place (sync.ts, bridge/copy.ts); the
  * manifest, with the hashes of the files just sent, travels as the last entry.
  */
 export function tarStream(

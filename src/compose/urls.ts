@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ActionError } from '../errors.js';
+import { MAX_LABEL_LENGTH } from '../kube/names.js';
 import type { ComposeModel } from './model.js';
 
 export interface ServicePort {
@@ -56,7 +57,7 @@ export function dnsLabel(text: string): string {
 
 /** Host labels are at most 63 characters: a longer one keeps its start and gets a hash of the whole. */
 export function shortenLabel(label: string): string {
-  if (label.length <= 63) return label;
+  if (label.length <= MAX_LABEL_LENGTH) return label;
   const hash = createHash('sha256').update(label).digest('hex').slice(0, 8);
   return `${label.slice(0, 54).replace(/-+$/, '')}-${hash}`;
 }

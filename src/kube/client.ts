@@ -14,15 +14,18 @@
  */
 import type { Configuration, KubeConfig, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { InputError } from '../errors.js';
+import { type KubeLog, noopLog } from '../util/log.js';
 import { ApiException, type ClientNodeModule, clientNode } from './client-node.js';
-import { type Scope, scopeOf } from './discovery.js';
+import { scopeOf } from './discovery.js';
 import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { loadKubeconfig } from './kubeconfig.js';
-import { type KubeLog, noopLog } from './log.js';
+import { isDns1123Label } from './names.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from './retry.js';
-import { type TypeRef, typeKey } from './types.js';
+import { type ApiResource, type Scope, type TypeRef, typeKey } from './types.js';
 
 export { secretsOf } from './kubeconfig.js';
+// Defined beside TypeRef so that discovery.ts needs nothing from this file (it is imported by it).
+export type { ApiResource } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -43,15 +46,6 @@ export interface KubeRequest {
 export interface KubeResponse<T> {
   status: number;
   body: T;
-}
-
-/** One resource type as discovery lists it. */
-export interface ApiResource {
-  /** Plural resource name used in paths, e.g. `deployments`. */
-  name: string;
-  kind: string;
-  namespaced: boolean;
-  verbs: string[];
 }
 
 export interface KubeClient {
@@ -109,7 +103,6 @@ export interface ConnectArgs {
 
 const USER_AGENT = 'preevy-kube-action';
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
 
@@ -328,7 +321,7 @@ async function serverVersion(client: KubeClient): Promise<string> {
  */
 export async function connect(args: ConnectArgs): Promise<KubeClient> {
   const log = args.log ?? noopLog;
-  if (!DNS_LABEL.test(args.namespace) || args.namespace.length > 63) {
+  if (!isDns1123Label(args.namespace)) {
     throw new InputError('namespace', `"${args.namespace}" is not a valid namespace name`, {
       hint: 'Lower-case letters, digits and "-", at most 63 characters.',
     });

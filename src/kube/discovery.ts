@@ -5,16 +5,12 @@
  * `GET /api/v1` or `GET /apis/<group>/<version>` per group-version), cached per client, i.e. per run.
  */
 import { KubeApiError } from '../errors.js';
-import type { ApiResource, KubeClient } from './client.js';
-import { type TypeRef, typeKey } from './types.js';
+import { type ApiResource, type ResourceLookup, type Scope, type TypeRef, typeKey } from './types.js';
 
-export type Scope = 'Namespaced' | 'Cluster';
+export type { Scope } from './types.js';
 
 /** `Namespaced`, `Cluster`, or undefined when the cluster does not serve the kind. */
-export async function scopeOf(
-  client: Pick<KubeClient, 'resource'>,
-  type: TypeRef,
-): Promise<Scope | undefined> {
+export async function scopeOf(client: ResourceLookup, type: TypeRef): Promise<Scope | undefined> {
   const r = await client.resource(type);
   if (!r) return undefined;
   return r.namespaced ? 'Namespaced' : 'Cluster';
@@ -25,7 +21,7 @@ export async function scopeOf(
  * (template validation). Kinds outside the set answer undefined.
  */
 export async function scopeResolver(
-  client: Pick<KubeClient, 'resource'>,
+  client: ResourceLookup,
   types: readonly TypeRef[],
 ): Promise<(t: TypeRef) => Scope | undefined> {
   const scopes = new Map<string, Scope | undefined>();
@@ -63,7 +59,7 @@ export function objectPath(
 
 /** The resource serving `type`, or a KubeApiError saying the cluster does not serve it. */
 export async function requireResource(
-  client: Pick<KubeClient, 'resource'>,
+  client: ResourceLookup,
   type: TypeRef,
   what: string,
 ): Promise<ApiResource> {

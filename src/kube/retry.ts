@@ -20,6 +20,7 @@
  * DELETE answered 404, can be recognised as the effect of an earlier attempt.
  */
 import { KubeApiError } from '../errors.js';
+import { type KubeLog, noopLog } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
 import { ApiException } from './client-node.js';
 import {
@@ -29,7 +30,6 @@ import {
   networkErrorCode,
   parseErrorBody,
 } from './errors.js';
-import { type KubeLog, noopLog } from './log.js';
 
 export interface RetryPolicy {
   /** Bound on one call, attempts and waits included. */
@@ -239,7 +239,7 @@ export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, opts: 
 }
 
 /**
- * For a WebSocket opening (exec, port-forward): the handshake's failures arrive as KubeApiError (see exec.ts)
+ * For a WebSocket opening (exec, port-forward): the handshake's failures arrive as KubeApiError (see stream/websocket.ts)
  * and are retried as a request's would be; the API server had answered before (the run connected first).
  */
 export function classifyOpening(err: unknown, signal?: AbortSignal): RetryDecision {

@@ -35,6 +35,22 @@ export interface TypeRef {
   kind: string;
 }
 
+/** One resource type as discovery lists it. */
+export interface ApiResource {
+  /** Plural resource name used in paths, e.g. `deployments`. */
+  name: string;
+  kind: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+export type Scope = 'Namespaced' | 'Cluster';
+
+/** What discovery needs of a client: the resource serving a kind, or undefined when the cluster does not serve it. */
+export interface ResourceLookup {
+  resource(type: TypeRef): Promise<ApiResource | undefined>;
+}
+
 export function typeKey(t: TypeRef): string {
   return `${t.apiVersion}/${t.kind}`;
 }

@@ -1,5 +1,6 @@
 import { TemplateError } from '../errors.js';
 import { DOCKER_HOST_COMPONENT, LABELS } from '../identity.js';
+import { DNS1035_LABEL, DNS1123_SUBDOMAIN, MAX_LABEL_LENGTH } from '../kube/names.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
 import { documentPosition } from './parse.js';
 
@@ -44,9 +45,6 @@ export function isKnownClusterScoped(t: TypeRef): boolean {
   return CLUSTER_SCOPED[apiGroup(t.apiVersion)]?.includes(t.kind) ?? false;
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-
 /**
  * Checks the template contract before anything is written to the cluster, so a broken template never leaves
  * a half-made environment. Reports every problem at once. Returns copies with the namespace filled in.
@@ -79,7 +77,7 @@ export function validateManifests(objs: KubeObject[], opts: ValidateOptions): Ku
       add(
         `metadata.name "${name}" is not a valid name: use lowercase letters, digits, "-" and "." (at most 253)`,
       );
-    } else if (kind === 'Service' && (name.length > 63 || !DNS1035_LABEL.test(name))) {
+    } else if (kind === 'Service' && (name.length > MAX_LABEL_LENGTH || !DNS1035_LABEL.test(name))) {
       add(
         `Service name "${name}" must start with a letter, contain only lowercase letters, digits and "-", and be at most 63 characters`,
       );

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyObjects } from '../../src/environment/apply.js';
+import { waitForRollout } from '../../src/environment/wait.js';
 import { ActionError, errorMessage, ReadinessError } from '../../src/errors.js';
-import { applyObjects } from '../../src/kube/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { waitForRollout } from '../../src/kube/wait.js';
 import { type KubeSim, type SimObject, startKubeSim } from '../sim/kube/index.js';
 import { applyExampleRole } from './harness.js';
 

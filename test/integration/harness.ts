@@ -5,7 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
-import type { Log } from '../../src/kube/log.js';
+import type { Log } from '../../src/util/log.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';

@@ -4,14 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { ApplyError, applyObjects } from '../../src/environment/apply.js';
+import { deleteEnvironment } from '../../src/environment/delete.js';
+import { findEnvironment, listDockerHosts } from '../../src/environment/find.js';
+import { waitForRollout } from '../../src/environment/wait.js';
 import { errorMessage, IdentityError, InputError, KubeApiError, ReadinessError } from '../../src/errors.js';
-import { ApplyError, applyObjects } from '../../src/kube/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import { deleteEnvironment } from '../../src/kube/delete.js';
-import { findEnvironment, listDockerHosts } from '../../src/kube/find.js';
-import type { Log } from '../../src/kube/log.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { waitForRollout } from '../../src/kube/wait.js';
+import type { Log } from '../../src/util/log.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 
 const NS = 'kube-module';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { liftedBy } from '../../src/commands/guard.js';
 import { downReason } from '../../src/commands/teardown.js';
+import { dispositionOf } from '../../src/environment/delete.js';
+import { leaseName, microTime } from '../../src/environment/lock.js';
+import type { Tombstone } from '../../src/environment/tombstone.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { isDns1123Label } from '../../src/identity.js';
-import { dispositionOf } from '../../src/kube/delete.js';
-import { leaseName, microTime } from '../../src/kube/lock.js';
-import type { Tombstone } from '../../src/kube/tombstone.js';
 import type { KubeObject } from '../../src/kube/types.js';
 
 const tombstone = (reason: Tombstone['reason']): Tombstone => ({

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { applyObjects } from '../../src/environment/apply.js';
 import { errorMessage, InputError, KubeApiError } from '../../src/errors.js';
-import { applyObjects } from '../../src/kube/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import type { Log } from '../../src/kube/log.js';
 import type { KubeObject } from '../../src/kube/types.js';
+import type { Log } from '../../src/util/log.js';
 
 const TOKEN = 'good-token-0123456789';
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');

@@ -15,16 +15,11 @@ import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { ArchiveChangedError, copyTarToPod, TarMissingError } from '../../src/bridge/copy.js';
+import { STAGING, STEPS_SCRIPT } from '../../src/compose/sync.js';
 import { ActionError } from '../../src/errors.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import {
-  ArchiveChangedError,
-  copyTarToPod,
-  STAGING,
-  STEPS_SCRIPT,
-  TarMissingError,
-} from '../../src/kube/copy.js';
-import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/exec.js';
+import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/stream/websocket.js';
 import { simCerts } from '../sim/kube/certs.js';
 import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kubelet/wire.js';
 import { fakeApiClient } from './fake-api-client.js';

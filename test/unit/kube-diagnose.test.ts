@@ -9,7 +9,7 @@ import {
   formatDiagnostics,
   formatEvents,
   sortPods,
-} from '../../src/kube/diagnose.js';
+} from '../../src/environment/diagnose.js';
 import type { KubeObject } from '../../src/kube/types.js';
 
 const dir = path.join(import.meta.dirname, '../fixtures/kube-api');

@@ -1,5 +1,5 @@
 /**
- * channelSender (src/kube/exec.ts): the framing shared by exec stdin and the port-forward tunnel. Checked on a
+ * channelSender (src/kube/stream/websocket.ts): the framing shared by exec stdin and the port-forward tunnel. Checked on a
  * real WebSocket pair: message boundaries, the channel byte, packing into full frames, the order against other
  * sends after flush(), callbacks, and data intact through reused frame buffers.
  */
@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { channelSender } from '../../src/kube/exec.js';
+import { channelSender } from '../../src/kube/stream/websocket.js';
 
 /** Channel byte and data of a full frame: 16 KiB on the wire, less the 8-byte client frame header. */
 const FULL = 16 * 1024 - 8;

@@ -20,9 +20,8 @@ import {
   execInPod,
   exitCodeOf,
   lengthPrefixedCommand,
-  PROTOCOL_V4,
-  PROTOCOL_V5,
-} from '../../src/kube/exec.js';
+} from '../../src/kube/stream/exec.js';
+import { PROTOCOL_V4, PROTOCOL_V5 } from '../../src/kube/stream/websocket.js';
 import { simCerts } from '../sim/kube/certs.js';
 import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../sim/kubelet/wire.js';
 import { fakeApiClient } from './fake-api-client.js';

@@ -5,7 +5,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeProblem, ProblemClock, podProblems, podSecurityProblem } from '../../src/kube/failfast.js';
+import {
+  describeProblem,
+  ProblemClock,
+  podProblems,
+  podSecurityProblem,
+} from '../../src/environment/failfast.js';
 import type { KubeObject } from '../../src/kube/types.js';
 
 const dir = path.join(import.meta.dirname, '../fixtures/kube-real-2');

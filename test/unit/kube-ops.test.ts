@@ -7,15 +7,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ApplyError, applyObjects, rollbackCreated } from '../../src/environment/apply.js';
+import { deleteEnvironment, deletionTypes } from '../../src/environment/delete.js';
+import { findEnvironment, listDockerHosts, parseAllTypes } from '../../src/environment/find.js';
+import { waitForRollout } from '../../src/environment/wait.js';
 import { IdentityError, KubeApiError, ReadinessError } from '../../src/errors.js';
-import { ApplyError, applyObjects, rollbackCreated } from '../../src/kube/apply.js';
 import type { ApiResource, KubeClient, KubeRequest, KubeResponse } from '../../src/kube/client.js';
-import { deleteEnvironment, deletionTypes } from '../../src/kube/delete.js';
 import { scopeOf, scopeResolver } from '../../src/kube/discovery.js';
-import { findEnvironment, listDockerHosts, parseAllTypes } from '../../src/kube/find.js';
-import type { Log } from '../../src/kube/log.js';
 import { type KubeObject, type TypeRef, typeKey } from '../../src/kube/types.js';
-import { waitForRollout } from '../../src/kube/wait.js';
+import type { Log } from '../../src/util/log.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // A fake API server

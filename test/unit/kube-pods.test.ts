@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { dockerHostPod, PodNotFoundError, selectDockerHostPod } from '../../src/environment/pods.js';
 import type { KubeClient, KubeRequest } from '../../src/kube/client.js';
-import { dockerHostPod, PodNotFoundError, selectDockerHostPod } from '../../src/kube/pods.js';
 import type { KubeObject } from '../../src/kube/types.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');

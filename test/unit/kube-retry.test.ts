@@ -11,12 +11,11 @@ import path from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { againAfterDrop } from '../../src/compose/deploy.js';
+import { againAfterDrop } from '../../src/bridge/deploy.js';
+import { applyObjects } from '../../src/environment/apply.js';
 import { KubeApiError } from '../../src/errors.js';
-import { applyObjects } from '../../src/kube/apply.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import { toKubeError } from '../../src/kube/errors.js';
-import type { Log } from '../../src/kube/log.js';
 import {
   backoffMs,
   classifyFailure,
@@ -29,6 +28,7 @@ import {
   withRetry,
 } from '../../src/kube/retry.js';
 import type { KubeObject } from '../../src/kube/types.js';
+import type { Log } from '../../src/util/log.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/kube-api');
 function body(num: string): unknown {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { rolloutState } from '../../src/environment/wait.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { rolloutState } from '../../src/kube/wait.js';
 
 const dir = path.join(import.meta.dirname, '../fixtures/kube-api');
 interface Fixture {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildPruneQuery } from '../../src/compose/prune.js';
+import { buildPruneQuery } from '../../src/bridge/prune.js';
 import {
   cacheKeepBytes,
   DEFAULT_STORAGE_SIZE,
   diskFullError,
   evictedForSize,
   watchDiskFull,
-} from '../../src/compose/storage.js';
+} from '../../src/environment/storage.js';
 import { ActionError, errorMessage, InputError } from '../../src/errors.js';
 import { getInputs } from '../../src/inputs.js';
 import { formatBytes, parseByteQuantity } from '../../src/util/quantity.js';

@@ -20,7 +20,7 @@ const modelOf = (wd: string, build: Record<string, unknown> = {}): ComposeModel 
   services: { web: { build: { context: path.join(wd, 'app'), dockerfile: 'Dockerfile', ...build } } },
 });
 
-/** As deploy.ts has it: the plan after its archive was streamed, every file hashed. */
+/** As bridge/deploy.ts has it: the plan after its archive was streamed, every file hashed. */
 async function fingerprint(wd: string, model = modelOf(wd)): Promise<string | undefined> {
   const plan = await planUpload({ workingDirectory: wd, roots: ['site'] });
   for await (const _ of tarStream(plan)) {

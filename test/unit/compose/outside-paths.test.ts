@@ -15,7 +15,7 @@ import { checkRunnerReads, followLinks, rewriteForDockerHost } from '../../../sr
 import { checkUploadRoots, planUpload } from '../../../src/compose/upload.js';
 import { ActionError, InputError } from '../../../src/errors.js';
 import { getInputs } from '../../../src/inputs.js';
-import { noopLog } from '../../../src/kube/log.js';
+import { noopLog } from '../../../src/util/log.js';
 
 const hasCompose = (() => {
   try {

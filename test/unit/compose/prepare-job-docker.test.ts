@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareCompose } from '../../../src/compose/prepare.js';
-import { noopLog } from '../../../src/kube/log.js';
+import { noopLog } from '../../../src/util/log.js';
 
 const saved = { HOME: process.env.HOME, DOCKER_CONFIG: process.env.DOCKER_CONFIG };
 beforeEach(() => {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pruneDocker } from '../../../src/compose/prune.js';
+import { pruneDocker } from '../../../src/bridge/prune.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 let server: http.Server | undefined;

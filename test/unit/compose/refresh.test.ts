@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type ContainerSnapshot, leftAsTheyWere, servicesBinding } from '../../../src/bridge/refresh.js';
 import type { ComposeModel } from '../../../src/compose/model.js';
-import { type ContainerSnapshot, leftAsTheyWere, servicesBinding } from '../../../src/compose/refresh.js';
 
 const DIR = '/var/lib/preevy/projects/shop-pr-1';
 

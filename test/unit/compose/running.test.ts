@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containersDiffer } from '../../../src/bridge/running.js';
 import type { ComposeModel } from '../../../src/compose/model.js';
-import { containersDiffer } from '../../../src/compose/running.js';
 
 interface Container {
   service: string;

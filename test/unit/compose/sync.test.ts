@@ -23,8 +23,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
+import { extractCommand } from '../../../src/bridge/copy.js';
+import { STAGING } from '../../../src/compose/sync.js';
 import { type Manifest, planUpload, tarStream } from '../../../src/compose/upload.js';
-import { extractCommand, STAGING } from '../../../src/kube/copy.js';
 
 const MANIFEST = '.preevy-upload-manifest.json';
 

@@ -5,9 +5,9 @@
  */
 import { ActionError, IdentityError } from '../errors.js';
 import { ANNOTATIONS, dockerHostSelector, isValidLabelValue, LABELS } from '../identity.js';
-import type { KubeClient } from './client.js';
-import { listObjects } from './objects.js';
-import { type KubeObject, parseTypeKey, type TypeRef, typeKey } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { listObjects } from '../kube/objects.js';
+import { type KubeObject, parseTypeKey, type TypeRef, typeKey } from '../kube/types.js';
 
 export interface FoundEnv {
   /** The instance id (`preevy.dev/instance`), e.g. `shop-pr-7-k3x9a`. */

@@ -10,23 +10,13 @@
  * stay after their PR: `kubectl delete configmap -l preevy.dev/tombstone=true` clears old ones.
  */
 import { ActionError } from '../errors.js';
-import { LABELS, MANAGED_BY } from '../identity.js';
-import type { KubeClient } from './client.js';
-import { collectionPath, objectPath, requireResource } from './discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
-import type { KubeObject, TypeRef } from './types.js';
+import { LABELS, MANAGED_BY, TOMBSTONE_ANNOTATIONS, TOMBSTONE_LABEL } from '../identity.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
 
 const CONFIGMAP: TypeRef = { apiVersion: 'v1', kind: 'ConfigMap' };
-
-export const TOMBSTONE_LABEL = 'preevy.dev/tombstone';
-
-export const TOMBSTONE_ANNOTATIONS = {
-  at: 'preevy.dev/tombstoned-at',
-  reason: 'preevy.dev/tombstone-reason',
-  headSha: 'preevy.dev/head-sha',
-  pr: 'preevy.dev/pr',
-  deletedBy: 'preevy.dev/deleted-by',
-} as const;
 
 /** Why the environment was deleted: the PR closed, its required label was removed, or an explicit `down`. */
 export type TombstoneReason = 'closed' | 'unlabeled' | 'down';

@@ -1,5 +1,6 @@
 /**
- * Copy a tar archive into a directory of a container, over the WebSocket exec API (see exec.ts), and check
+ * Copy a tar archive into a directory of a container, over the WebSocket exec API (see
+ * kube/stream/exec.ts), and check
  * that it arrived: the exit status is always read, and a container that cannot run `sh`/`tar` is reported
  * as the template-contract violation it is.
  *
@@ -10,49 +11,18 @@
  * changed in between never yields an archive that the remote tar takes as complete.
  */
 import { Readable } from 'node:stream';
+import { STAGING } from '../compose/sync.js';
 import { ActionError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { ExecError, ExecProtocolV4, type ExecResult, execInPod, lengthPrefixedCommand } from './exec.js';
-import { type Log, noopLog } from './log.js';
-import { retryOpening } from './retry.js';
-
-/**
- * Where an archive puts what must replace earlier files, the lists of what to do after the extraction
- * (src/compose/sync.ts writes them: NUL-terminated, every name behind `./`) and the script that does it
- * (`STEPS_SCRIPT`, as `run.sh`). Removed once the script ran.
- */
-export const STAGING = '.preevy-incoming';
-
-/**
- * After the extraction, in the environment's directory: `remove` lists the files and symlinks of the last upload
- * that are gone, `rmdirs` the directories that held them (deepest first; kept if not empty), and `steps` what
- * replaces an earlier entry: `dir:MODE:./NAME` makes a directory, `put:I-MODE:./NAME` puts the staged entry I
- * in place (MODE empty: unchanged). A regular file is overwritten in place with `cat`, which keeps its inode: a
- * container whose single-file bind mount pins it sees the new content (tar, mv and busybox's cp would all give
- * the path a new inode). A file that cannot be written (read-only, for a docker host that does not run as root)
- * is replaced instead. xargs -0 passes the names as arguments, so no shell ever parses one. Only POSIX sh and
- * utilities that busybox has, as in docker:dind.
- */
-export const STEPS_SCRIPT = `set -e
-s=${STAGING}
-xargs -0 rm -f < $s/remove
-xargs -0 rmdir < $s/rmdirs 2>/dev/null || :
-xargs -0 sh -c '
-for e do
-  op=\${e%%:*}; e=\${e#*:}; a=\${e%%:*}; f=\${e#*:}
-  case $op in
-  dir) mkdir -p "$f" && chmod "$a" "$f" ;;
-  put) i=${STAGING}/\${a%-*}; m=\${a#*-}
-    if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$i" ] && [ ! -L "$i" ] && { cat "$i" > "$f"; } 2>/dev/null; then
-      [ -z "$m" ] || chmod "$m" "$f"
-    else
-      if [ -d "$f" ] && [ ! -L "$f" ]; then rmdir "$f"; fi
-      mv -f "$i" "$f"
-    fi ;;
-  *) echo "unknown upload step: $op" >&2; false ;;
-  esac || exit 1
-done' sh < $s/steps
-`;
+import type { KubeClient } from '../kube/client.js';
+import { retryOpening } from '../kube/retry.js';
+import {
+  ExecError,
+  ExecProtocolV4,
+  type ExecResult,
+  execInPod,
+  lengthPrefixedCommand,
+} from '../kube/stream/exec.js';
+import { type Log, noopLog } from '../util/log.js';
 
 /**
  * The directory is an argument, so no path is quoted into a script; `$0` stays `sh`, so a missing tar reads

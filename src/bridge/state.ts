@@ -1,17 +1,17 @@
 /**
  * What the docker host keeps of past deploys, next to the uploaded files: the manifest of the last upload, the
- * fingerprint of the last successful deploy (fingerprint.ts) and the changes uploaded since (sync.ts).
+ * fingerprint of the last successful deploy (compose/fingerprint.ts) and the changes uploaded since (compose/sync.ts).
  */
 import { Writable } from 'node:stream';
+import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
+import type { PreparedCompose } from '../compose/prepare.js';
+import type { Manifest, UploadPlan } from '../compose/upload.js';
+import type { DockerHostPod } from '../environment/pods.js';
 import { errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { execInPod } from '../kube/exec.js';
-import type { Log } from '../kube/log.js';
-import type { DockerHostPod } from '../kube/pods.js';
 import { retryOpening } from '../kube/retry.js';
-import { deployFingerprint, STAMP } from './fingerprint.js';
-import type { PreparedCompose } from './prepare.js';
-import type { Manifest, UploadPlan } from './upload.js';
+import { execInPod } from '../kube/stream/exec.js';
+import type { Log } from '../util/log.js';
 
 export const MANIFEST = '.preevy-upload-manifest.json';
 /**

@@ -13,24 +13,24 @@
  * the same name.
  *
  * The environment's lock (a Lease) and a tombstone carry its label too, and are skipped: the lock's holder
- * releases it, and a tombstone must outlive the environment (src/kube/lock.ts, src/kube/tombstone.ts).
+ * releases it, and a tombstone must outlive the environment (src/environment/lock.ts, src/environment/tombstone.ts).
  *
  * Failures (403 on list or delete, API errors) are collected and reported once at the end; 404 means
  * already gone; kinds the cluster does not serve are skipped. Running it twice is harmless.
  */
 import { KubeApiError } from '../errors.js';
 import { envSelector, LABELS } from '../identity.js';
+import type { ApiResource, KubeClient } from '../kube/client.js';
+import { objectPath } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
+import { listObjects } from '../kube/objects.js';
+import { controllerOf } from '../kube/shapes.js';
+import { type KubeObject, type TypeRef, typeKey } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
-import type { ApiResource, KubeClient } from './client.js';
-import { objectPath } from './discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
 import { assertEnvId } from './find.js';
 import { isLockObject } from './lock.js';
-import { type Log, noopLog } from './log.js';
-import { listObjects } from './objects.js';
-import { controllerOf } from './shapes.js';
 import { isTombstone } from './tombstone.js';
-import { type KubeObject, type TypeRef, typeKey } from './types.js';
 
 /** Kinds looked for even when the docker host's `preevy.dev/all-types` does not list them. */
 export const DEFAULT_DELETE_TYPES: readonly TypeRef[] = [

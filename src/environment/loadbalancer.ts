@@ -4,11 +4,12 @@
  * rollout (see wait.ts), for the same reasons.
  */
 import { ReadinessError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { isTransientError } from './errors.js';
-import { type Log, noopLog } from './log.js';
-import { getObject } from './objects.js';
-import type { KubeObject, TypeRef } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { isTransientError } from '../kube/errors.js';
+import { getObject } from '../kube/objects.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 
 const SERVICE: TypeRef = { apiVersion: 'v1', kind: 'Service' };
 
@@ -57,6 +58,6 @@ export async function waitForLoadBalancer(
       log.info(`Waiting for the load balancer of Service ${opts.name} to get an address`);
       said = true;
     }
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+    await sleep(opts.pollMs ?? 1000);
   }
 }

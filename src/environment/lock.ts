@@ -24,25 +24,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ActionError } from '../errors.js';
-import { LABELS, MANAGED_BY } from '../identity.js';
+import { LABELS, LOCK_ANNOTATIONS, LOCK_LABEL, MANAGED_BY } from '../identity.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
+import { MAX_LABEL_LENGTH } from '../kube/names.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
 import { formatDuration } from '../util/duration.js';
+import { type Log, noopLog } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
-import type { KubeClient } from './client.js';
-import { collectionPath, objectPath, requireResource } from './discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from './errors.js';
-import { type Log, noopLog } from './log.js';
-import type { KubeObject, TypeRef } from './types.js';
 
 export const LEASE: TypeRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' };
-
-/** Marks the Lease as the action's lock, so the delete pass can tell it from a template's own Leases. */
-export const LOCK_LABEL = 'preevy.dev/lock';
-
-const LOCK_ANNOTATIONS = {
-  command: 'preevy.dev/lock-command',
-  run: 'preevy.dev/lock-run',
-  host: 'preevy.dev/lock-host',
-} as const;
 
 export interface LockTiming {
   /** `leaseDurationSeconds`: how long after its last renewal a holder's Lease may be taken over. */
@@ -87,7 +79,7 @@ export interface EnvLock {
   release(opts: { remove: boolean }): Promise<void>;
 }
 
-const MAX_NAME = 63;
+const MAX_NAME = MAX_LABEL_LENGTH;
 
 /** `preevy-<envId>`, cut to 63 characters with a hash of the env id when longer, so distinct ids stay distinct. */
 export function leaseName(envId: string): string {

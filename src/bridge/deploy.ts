@@ -1,7 +1,7 @@
 /**
  * The Docker bridge's deploy: tunnel → upload → compose build and up, on the environment's docker host.
  *
- * An `up` that finds nothing changed since the environment's last successful deploy (fingerprint.ts), with its
+ * An `up` that finds nothing changed since the environment's last successful deploy (compose/fingerprint.ts), with its
  * services running, skips the upload, the build and `up`: a re-run, or a push that touched no file of the
  * project, costs a few requests.
  *
@@ -11,34 +11,34 @@
  * took dockerd (and perhaps the uploaded files) with it: the pod is found again once it is ready, and the
  * deploy runs once more from the Docker connection on.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { ActionError, errorMessage } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
-import { copyTarToPod } from '../kube/copy.js';
-import type { Log } from '../kube/log.js';
-import { getObject } from '../kube/objects.js';
-import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../kube/pods.js';
-import { rec } from '../kube/shapes.js';
-import { openTunnel, type Tunnel, waitForDocker } from '../kube/tunnel.js';
-import type { KubeObject } from '../kube/types.js';
-import { waitForRollout } from '../kube/wait.js';
-import { deployFingerprint, STAMP } from './fingerprint.js';
-import { type ComposeProject, composeEnv } from './model.js';
-import type { PreparedCompose } from './prepare.js';
-import { pruneDocker } from './prune.js';
-import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
-import { type ComposeStepRunner, composeUp } from './run.js';
-import { containersDiffer } from './running.js';
-import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
+import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
+import { composeEnv } from '../compose/model.js';
+import type { PreparedCompose } from '../compose/prepare.js';
+import { type ComposeStepRunner, composeUp } from '../compose/run.js';
+import { planUpload, tarStream, type UploadPlan } from '../compose/upload.js';
+import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../environment/pods.js';
 import {
   DEFAULT_STORAGE_SIZE,
   diskFullError,
   podEvictedForSize,
   type StorageSize,
   watchDiskFull,
-} from './storage.js';
-import { planUpload, tarStream, type UploadPlan } from './upload.js';
+} from '../environment/storage.js';
+import { waitForRollout } from '../environment/wait.js';
+import { ActionError, errorMessage } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { getObject } from '../kube/objects.js';
+import { rec } from '../kube/shapes.js';
+import { openTunnel, type Tunnel } from '../kube/stream/port-forward.js';
+import type { KubeObject } from '../kube/types.js';
+import type { Log } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
+import { copyTarToPod } from './copy.js';
+import { waitForDocker } from './docker-api.js';
+import { pruneDocker } from './prune.js';
+import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
+import { containersDiffer } from './running.js';
+import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
 
 /** Above this, the upload warns and names the largest directories (node_modules and build output, usually). */
 const LARGE_UPLOAD_BYTES = 100 * 1024 * 1024;
@@ -62,14 +62,6 @@ export interface DeployComposeResult {
   skippedFiles: number;
   /** Nothing had changed since the last deploy: no upload, build or `up` ran. */
   upToDate: boolean;
-}
-
-/** Compose's own lookup, so "no compose project" can be told apart from a broken one. */
-export function hasComposeProject(project: ComposeProject): boolean {
-  if (project.files.length > 0) return true;
-  return ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'].some((f) =>
-    existsSync(path.join(project.workingDirectory, f)),
-  );
 }
 
 /** tunnel → upload → compose build and up, on the environment's docker host. */
@@ -306,7 +298,7 @@ async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Pro
     } catch (err) {
       // The rollout status can lag behind a pod that just went away.
       if (!(err instanceof PodNotFoundError) || Date.now() >= deadline) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
     }
   }
 }

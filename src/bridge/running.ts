@@ -4,9 +4,10 @@
  * model no longer has. Read from the Docker API (through the tunnel): one request, where a compose command
  * would cost a process and a dozen requests.
  */
+
+import type { ComposeModel } from '../compose/model.js';
 import { rec } from '../kube/shapes.js';
-import { dockerGet } from '../kube/tunnel.js';
-import type { ComposeModel } from './model.js';
+import { dockerGet } from './docker-api.js';
 
 interface ContainerSummary {
   Labels?: Record<string, string>;

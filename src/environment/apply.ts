@@ -1,7 +1,7 @@
 /**
  * Applying the stamped objects of an environment, in the order given (dependencies first).
  *
- * How objects reach the API server: as the JSON we were given, through `client.request()` (see client.ts).
+ * How objects reach the API server: as the JSON we were given, through `client.request()` (see kube/client.ts).
  * `KubernetesObjectApi.patch(obj, …, PatchStrategy.ServerSideApply)` would serialize built-in kinds
  * through client-node's generated models, which silently drop every field they do not know. A typo such as
  * `strategyy:` would then vanish on the runner and the API server would apply the rest: the user's mistake
@@ -21,13 +21,13 @@
  * mode (there is no last-applied record); server-side apply removes them.
  */
 import { KubeApiError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { collectionPath, objectPath, requireResource } from './discovery.js';
-import { httpStatusOf, isNotFound, statusReasonOf, toKubeError } from './errors.js';
-import { type Log, noopLog } from './log.js';
-import { isMissingRoleOf, roleOfTemplate, withEscalationHint } from './rbac.js';
-import { followsUncertainAttempt } from './retry.js';
-import { type KubeObject, objectRef, type TypeRef } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
+import { httpStatusOf, isNotFound, statusReasonOf, toKubeError } from '../kube/errors.js';
+import { isMissingRoleOf, roleOfTemplate, withEscalationHint } from '../kube/rbac.js';
+import { followsUncertainAttempt } from '../kube/retry.js';
+import { type KubeObject, objectRef, type TypeRef } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
 
 export type ApplyAction = 'created' | 'changed' | 'unchanged';
 

@@ -18,18 +18,24 @@
  * while a fixed template rolls out is what the rollout replaces.
  */
 import { ReadinessError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectionPath, requireResource } from '../kube/discovery.js';
+import { isTransientError, toKubeError } from '../kube/errors.js';
+import { getObject } from '../kube/objects.js';
+import {
+  condition,
+  type DeploymentStatus,
+  deploymentStatus,
+  desiredReplicas,
+  selectorOf,
+} from '../kube/shapes.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
+import { type Log, noopLog } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
-import type { KubeClient } from './client.js';
 import { collectDiagnostics, diagnosisHints, formatDiagnostics } from './diagnose.js';
-import { collectionPath, requireResource } from './discovery.js';
-import { isTransientError, toKubeError } from './errors.js';
 import { containerLogTail, describeProblem, type PodProblem, podWatcher } from './failfast.js';
-import { type Log, noopLog } from './log.js';
-import { getObject } from './objects.js';
-import { condition, type DeploymentStatus, deploymentStatus, desiredReplicas, selectorOf } from './shapes.js';
-import type { KubeObject, TypeRef } from './types.js';
 
-export type { DeploymentStatus } from './shapes.js';
+export type { DeploymentStatus } from '../kube/shapes.js';
 
 export interface RolloutState {
   done: boolean;

@@ -4,10 +4,10 @@
  */
 import { ActionError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Log } from '../kube/log.js';
 import { getObject } from '../kube/objects.js';
 import { rec } from '../kube/shapes.js';
 import type { KubeObject } from '../kube/types.js';
+import type { Log } from '../util/log.js';
 import { formatBytes } from '../util/quantity.js';
 
 export interface StorageSize {

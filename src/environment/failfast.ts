@@ -13,11 +13,9 @@
  * The pure part classifies objects; the rest reads a container's log tail (`pods/log`, which a Role may not
  * grant: then the failure says so instead of showing lines) and the pod's autoscaler events.
  */
-import type { KubeClient } from './client.js';
-import { currentReplicaSet } from './diagnose.js';
-import { httpStatusOf, toKubeError } from './errors.js';
-import type { Log } from './log.js';
-import { listObjects } from './objects.js';
+import type { KubeClient } from '../kube/client.js';
+import { httpStatusOf, toKubeError } from '../kube/errors.js';
+import { listObjects } from '../kube/objects.js';
 import {
   type ContainerStatus,
   condition,
@@ -27,8 +25,10 @@ import {
   rec,
   selectorOf,
   str,
-} from './shapes.js';
-import type { KubeObject, TypeRef } from './types.js';
+} from '../kube/shapes.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
+import type { Log } from '../util/log.js';
+import { currentReplicaSet } from './diagnose.js';
 
 export type ProblemKind = 'image' | 'config' | 'crash' | 'unschedulable' | 'pod-security';
 

@@ -5,9 +5,9 @@
  * The formatting functions take plain JSON objects (as the API returns them and the fixtures record them);
  * the fetching part (`collectDiagnostics`) is thin and never throws: what it cannot read becomes a note.
  */
-import type { KubeClient } from './client.js';
-import { toKubeError } from './errors.js';
-import { getObject, listObjects } from './objects.js';
+import type { KubeClient } from '../kube/client.js';
+import { toKubeError } from '../kube/errors.js';
+import { getObject, listObjects } from '../kube/objects.js';
 import {
   type Condition,
   type ContainerState,
@@ -24,8 +24,8 @@ import {
   rec,
   selectorOf,
   str,
-} from './shapes.js';
-import type { KubeObject, TypeRef } from './types.js';
+} from '../kube/shapes.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
 
 export interface DiagnosticsInput {
   namespace?: string;

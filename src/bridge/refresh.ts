@@ -5,11 +5,11 @@
  * path, and that `up` left as they were, are recreated; only those.
  */
 import path from 'node:path';
+import type { ComposeModel } from '../compose/model.js';
+import { baseArgs, type ComposeRunOptions, hasHealthchecks } from '../compose/run.js';
 import { ActionError, errorMessage } from '../errors.js';
-import type { Log } from '../kube/log.js';
+import type { Log } from '../util/log.js';
 import { runProcess } from '../util/process.js';
-import type { ComposeModel } from './model.js';
-import { baseArgs, type ComposeRunOptions, hasHealthchecks } from './run.js';
 import { dockerJson } from './running.js';
 
 /**

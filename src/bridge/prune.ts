@@ -5,11 +5,12 @@
  *
  * Best-effort: a prune that fails is a warning, never a failed deploy.
  */
+
+import { cacheKeepBytes, type StorageSize } from '../environment/storage.js';
 import { errorMessage } from '../errors.js';
-import type { Log } from '../kube/log.js';
-import { dockerRequest } from '../kube/tunnel.js';
+import type { Log } from '../util/log.js';
 import { formatBytes } from '../util/quantity.js';
-import { cacheKeepBytes, type StorageSize } from './storage.js';
+import { dockerRequest } from './docker-api.js';
 
 /** A prune walks every cache record; on a full disk of small layers that takes a while. */
 const TIMEOUT_MS = 120_000;

@@ -1,5 +1,5 @@
 /**
- * The logging seam of the kube module. main.ts passes an adapter over @actions/core (src/log.ts);
+ * The logging seam of every layer below commands/. main.ts passes an adapter over @actions/core (src/log.ts);
  * tests and other callers pass their own or use `noopLog`.
  */
 export interface Log {
@@ -8,7 +8,7 @@ export interface Log {
   debug(msg: string): void;
 }
 
-/** Same as Log; the name used inside src/kube. */
+/** Same as Log; the name much of kube/ uses. */
 export type KubeLog = Log;
 
 export const noopLog: Log = {

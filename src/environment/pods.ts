@@ -7,10 +7,10 @@
  * to go away with the environment's images.
  */
 import { ActionError } from '../errors.js';
-import type { KubeClient } from './client.js';
-import { getObject, listObjects } from './objects.js';
-import { condition, controllerOf, rec, selectorOf, str } from './shapes.js';
-import type { KubeObject, TypeRef } from './types.js';
+import type { KubeClient } from '../kube/client.js';
+import { getObject, listObjects } from '../kube/objects.js';
+import { condition, controllerOf, rec, selectorOf, str } from '../kube/shapes.js';
+import type { KubeObject, TypeRef } from '../kube/types.js';
 
 const DEPLOYMENT: TypeRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
 const REPLICA_SET: TypeRef = { apiVersion: 'apps/v1', kind: 'ReplicaSet' };
