@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { ActionRunResult } from './lib/action-run.js';
 import type { ClusterSizes } from './lib/args.js';
 import {
+  baselineWays,
   type ClusterEnv,
   clusterProject,
   controlTunnel,
@@ -23,7 +24,7 @@ import {
 import { docker } from './lib/docker.js';
 import { mb, median, secs, table, verdict } from './lib/format.js';
 import { progress, type Section } from './lib/section.js';
-import { directToPod, findKubectl, kubectlPortForward, type Way } from './lib/ways.js';
+import type { Way } from './lib/ways.js';
 
 const TARGET_FIRST = 1.3;
 const TARGET_SECOND = 0.3;
@@ -67,15 +68,7 @@ async function round(env: ClusterEnv, tmp: string, r: number, skipped: Map<Name,
     const control = await controlTunnel(env, pod.name);
     closers.push(() => control.close());
     const ways: Record<Name, Way> = {
-      kubectl: await kubectlPortForward({
-        kubectl: findKubectl(env.args.kubectl),
-        kubeconfigFile: env.args.kubeconfigFile,
-        namespace: env.args.namespace,
-        pod: pod.name,
-      }),
-      direct: env.args.noDirect
-        ? { ok: false, reason: `${env.args.noDirect}; the direct baseline is skipped` }
-        : await directToPod(pod.ip),
+      ...(await baselineWays(env, pod)),
     };
     const names: Name[] = [];
     for (const n of ['kubectl', 'direct'] as const) {

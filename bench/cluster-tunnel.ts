@@ -16,6 +16,7 @@ import type { ActionChildInput, TunnelResult } from './lib/action-child.js';
 import type { ClusterSizes } from './lib/args.js';
 import { startChild } from './lib/child.js';
 import {
+  baselineWays,
   type ClusterEnv,
   clusterProject,
   controlTunnel,
@@ -27,7 +28,7 @@ import { writeBlob } from './lib/data.js';
 import { containerFileSize, docker } from './lib/docker.js';
 import { mb, mbps, median, secs, table, verdict } from './lib/format.js';
 import { progress, type Section, withTimeout } from './lib/section.js';
-import { directToPod, findKubectl, kubectlPortForward, type Way } from './lib/ways.js';
+import type { Way } from './lib/ways.js';
 
 const TARGET_DIRECT = 0.5;
 const SINK = 'bench-sink';
@@ -81,15 +82,7 @@ export async function clusterTunnelBench(
 
     const ways: Record<Name, Way> = {
       tunnel: { ok: true, url, close: () => {} },
-      kubectl: await kubectlPortForward({
-        kubectl: findKubectl(env.args.kubectl),
-        kubeconfigFile: env.args.kubeconfigFile,
-        namespace: env.args.namespace,
-        pod: pod.name,
-      }),
-      direct: env.args.noDirect
-        ? { ok: false, reason: `${env.args.noDirect}; the direct baseline is skipped` }
-        : await directToPod(pod.ip),
+      ...(await baselineWays(env, pod)),
     };
     const skipped: string[] = [];
     for (const [name, w] of Object.entries(ways)) {

@@ -15,6 +15,7 @@ import { type DockerTarget, dockerJson } from '../../test/sim/kubelet/docker/api
 import { findStaticBusybox } from '../../test/sim/kubelet/docker/images.js';
 import { type ActionRunResult, mustRunAction, type PullRequestEvent } from './action-run.js';
 import type { ClusterArgs } from './args.js';
+import { directToPod, findKubectl, kubectlPortForward, type Way } from './ways.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/compose-app', import.meta.url));
 const ENV_ID_LABEL = 'preevy.dev/env-id';
@@ -159,4 +160,19 @@ export async function resetEngine(tunnel: Tunnel): Promise<void> {
   await dockerJson(t, 'POST', '/networks/prune');
   await dockerJson(t, 'POST', `/images/prune?filters=${encodeURIComponent('{"dangling":["false"]}')}`);
   await dockerJson(t, 'POST', '/build/prune?all=1', { timeoutMs: 120_000 });
+}
+
+/** The two baselines of one environment's pod: kubectl's port-forward, and its IP when this machine reaches it. */
+export async function baselineWays(env: ClusterEnv, pod: FoundPod): Promise<{ kubectl: Way; direct: Way }> {
+  return {
+    kubectl: await kubectlPortForward({
+      kubectl: findKubectl(env.args.kubectl),
+      kubeconfigFile: env.args.kubeconfigFile,
+      namespace: env.args.namespace,
+      pod: pod.name,
+    }),
+    direct: env.args.noDirect
+      ? { ok: false, reason: `${env.args.noDirect}; the direct baseline is skipped` }
+      : await directToPod(pod.ip),
+  };
 }
