@@ -24,7 +24,7 @@ import type { Inputs } from '../inputs.js';
 import type { KubeClient } from '../kube/client.js';
 import { scopeResolver } from '../kube/discovery.js';
 import type { KubeObject } from '../kube/types.js';
-import { type LoadedManifests, loadManifests } from '../template/index.js';
+import { type LoadedManifests, loadManifests, type TemplateService } from '../template/index.js';
 import { applyOrder, stampManifests } from '../template/stamp.js';
 import type { Log } from '../util/log.js';
 import { type AfterVerdict, type BeforeVerdict, checkBeforeDeploy, type GuardArgs } from './guard.js';
@@ -93,14 +93,6 @@ function deferredLog(): Log & { replay(to: Log): void } {
       for (const [level, msg] of lines.splice(0)) to[level](msg);
     },
   };
-}
-
-export interface TemplateService {
-  name: string;
-  port: number;
-  targetPort: number;
-  host: string;
-  url: string;
 }
 
 /** The named URLs (from `url-template`) of the published TCP ports, and the services the template renders. */
