@@ -31,10 +31,14 @@ import { type AfterVerdict, type BeforeVerdict, checkBeforeDeploy, type GuardArg
 import type { Phase, RunContext } from './run.js';
 import { tearDown } from './teardown.js';
 
-/** The compose project's read, started before its phase: `read` awaits it inside that phase. */
+/** The compose project's read, started before its phase, and awaited in it. */
 export interface ComposeRead {
-  /** undefined: the working directory has no compose project. */
-  read(phase: Phase, log: Log): Promise<PreparedCompose | undefined>;
+  /** The working directory has a compose project. */
+  found: boolean;
+  /** The read's result; its log lines, held until now, go to `log`. */
+  result(log: Log): Promise<PreparedCompose>;
+  /** Without a compose project: says so, and gives undefined. */
+  none(log: Log): undefined;
   stop(): void;
 }
 
@@ -63,20 +67,20 @@ export function startComposeRead(inputs: Inputs, envId: string): ComposeRead {
     : undefined;
   reading?.catch(() => {});
   return {
-    async read(phase, log) {
-      if (!reading) {
-        log.warning(
-          `No compose file in ${inputs.workingDirectory}: the environment is provisioned, and no services are deployed. Set "working-directory" or "compose-files".`,
-        );
-        return undefined;
+    found: reading !== undefined,
+    async result(log) {
+      try {
+        // Only called when found.
+        return await (reading as Promise<PreparedCompose>);
+      } finally {
+        composeLog.replay(log);
       }
-      return phase('Read the compose project', async () => {
-        try {
-          return await reading;
-        } finally {
-          composeLog.replay(log);
-        }
-      });
+    },
+    none(log) {
+      log.warning(
+        `No compose file in ${inputs.workingDirectory}: the environment is provisioned, and no services are deployed. Set "working-directory" or "compose-files".`,
+      );
+      return undefined;
     },
     stop: () => stopReading.abort(),
   };

@@ -93,7 +93,9 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     const kept = keptForInspection(envId, id, namespace);
 
     // Before any write: a broken compose project leaves the cluster untouched, and the template needs the ports.
-    const prepared = await compose.read(phase, log);
+    const prepared = compose.found
+      ? await phase('Read the compose project', () => compose.result(log))
+      : compose.none(log);
     const ports = prepared?.ports ?? [];
     const { named, services } = planServices(inputs, envId, ports);
 
