@@ -132,7 +132,6 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
     const after = await phase('Check the PR again', () => checkAfterDeploy(client, guard));
     if (after.outcome === 'remove') {
       log.info(after.notice);
-      // A tombstone that is there already stays as it is; otherwise this run leaves one, as the down would.
       await phase('Remove the environment', () => removeAgain(client, { inputs, ctx, after, log }));
       envExists = false;
       return upResult(env, 'removed', { ports, notice: after.notice });
