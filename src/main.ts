@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { type DownResult, down } from './commands/down.js';
-import { type RunContext, type UpResult, up } from './commands/up.js';
+import type { RunContext } from './commands/run.js';
+import { type UpResult, up } from './commands/up.js';
 import type { ServiceUrl } from './compose/urls.js';
 import { ActionError, errorMessage, InputError } from './errors.js';
 import { type GitHubApi, gitHubApi } from './github/api.js';

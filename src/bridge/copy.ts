@@ -143,60 +143,49 @@ export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promi
   const command = extractCommand(dir);
 
   const what = `copy into ${dir} of pod ${pod}`;
-  let first = metered(args.tar);
+  const first = perAttempt(() => metered(args.tar));
   let result: ExecResult;
   let bytes: number;
   try {
-    // A refused opening read nothing of the archive; a retry gets a fresh one all the same.
     result = await retryOpening(
       what,
-      ({ attempt }) => {
-        if (attempt > 1) {
-          first.stream.destroy();
-          first = metered(args.tar);
-        }
-        return execInPod(client, { namespace, pod, container, command, stdin: first.stream });
-      },
+      ({ attempt }) =>
+        execInPod(client, { namespace, pod, container, command, stdin: first.next(attempt).stream }),
       { log },
     );
-    bytes = first.bytes();
+    bytes = first.current().bytes();
   } catch (err) {
-    first.stream.destroy();
+    first.current().stream.destroy();
     if (!(err instanceof ExecProtocolV4)) throw explain(err, args);
     log.info(
       `The cluster speaks only ${err.protocol} for exec (Kubernetes < 1.30), which cannot signal the end of the upload: the files are read twice, once to measure the archive and once to send it.`,
     );
     const length = await measure(args.tar);
     log.debug(`copy into pod ${pod}: archive of ${length} bytes, sent behind head -c`);
-    let second = metered(args.tar, length);
+    const second = perAttempt(() => metered(args.tar, length));
     try {
       result = await retryOpening(
         what,
-        ({ attempt }) => {
-          if (attempt > 1) {
-            second.stream.destroy();
-            second = metered(args.tar, length);
-          }
-          return execInPod(client, {
+        ({ attempt }) =>
+          execInPod(client, {
             namespace,
             pod,
             container,
             command: lengthPrefixedCommand(command, length),
-            stdin: second.stream,
+            stdin: second.next(attempt).stream,
             stdinLength: length,
-          });
-        },
+          }),
         { log },
       );
     } catch (err2) {
-      throw second.changed() ?? explain(err2, args);
+      throw second.current().changed() ?? explain(err2, args);
     } finally {
-      second.stream.destroy();
+      second.current().stream.destroy();
     }
     // The remote side may finish on a bad archive before the stream is read to its end.
-    const changed = second.changed();
+    const changed = second.current().changed();
     if (changed) throw changed;
-    bytes = second.bytes();
+    bytes = second.current().bytes();
   }
 
   if (result.exitCode === 0) return { bytes, protocol: result.protocol };
@@ -217,6 +206,26 @@ export async function copyTarToPod(client: KubeClient, args: CopyTarArgs): Promi
       details: stderr ? `stderr: ${stderr}` : undefined,
     },
   );
+}
+
+/**
+ * The archive for each of retryOpening's attempts. A refused opening read nothing of the archive; a retry gets
+ * a fresh one all the same.
+ */
+function perAttempt<T extends { stream: Readable }>(
+  open: () => T,
+): { next(attempt: number): T; current(): T } {
+  let archive = open();
+  return {
+    next(attempt) {
+      if (attempt > 1) {
+        archive.stream.destroy();
+        archive = open();
+      }
+      return archive;
+    },
+    current: () => archive,
+  };
 }
 
 /** The container runtime's words for a missing `sh` (as in fixture 103) become the contract error. */

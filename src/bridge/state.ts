@@ -10,7 +10,7 @@ import type { DockerHostPod } from '../environment/pods.js';
 import { errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { retryOpening } from '../kube/retry.js';
-import { execInPod } from '../kube/stream/exec.js';
+import { type ExecResult, execInPod } from '../kube/stream/exec.js';
 import type { Log } from '../util/log.js';
 
 export const MANIFEST = '.preevy-upload-manifest.json';
@@ -44,20 +44,10 @@ export async function recordDeploy(
   try {
     const fingerprint = await deployFingerprint(prepared.model, plan);
     if (!fingerprint) return;
-    const r = await execInPod(client, {
-      namespace,
-      pod: pod.name,
-      container: pod.container,
-      // The pending changes go first: a stamp must never stand beside changes it did not deploy.
-      command: [
-        'sh',
-        '-c',
-        'rm -f "$3" && printf %s "$1" > "$2"',
-        'sh',
-        fingerprint,
-        `${prepared.remoteDir}/${STAMP}`,
-        `${prepared.remoteDir}/${PENDING}`,
-      ],
+    // The pending changes go first: a stamp must never stand beside changes it did not deploy.
+    const r = await shInPod(client, namespace, pod, {
+      script: 'rm -f "$3" && printf %s "$1" > "$2"',
+      args: [fingerprint, `${prepared.remoteDir}/${STAMP}`, `${prepared.remoteDir}/${PENDING}`],
     });
     if (r.exitCode !== 0)
       log.debug(`recording the deploy's fingerprint: exit ${r.exitCode}: ${r.stderrTail}`);
@@ -86,21 +76,10 @@ export async function readDeployState(
       `read ${dir}/${MANIFEST} in pod ${pod.name}`,
       () => {
         out = collect();
-        return execInPod(client, {
-          namespace,
-          pod: pod.name,
-          container: pod.container,
-          command: [
-            'sh',
-            '-c',
+        return shInPod(client, namespace, pod, {
+          script:
             'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; printf "$4"; cat "$1/$5" 2>/dev/null; exit 0',
-            'sh',
-            dir,
-            MANIFEST,
-            STAMP,
-            SEPARATOR.replaceAll('\n', '\\n'),
-            PENDING,
-          ],
+          args: [dir, MANIFEST, STAMP, SEPARATOR.replaceAll('\n', '\\n'), PENDING],
           stdout: out.stream,
         });
       },
@@ -128,4 +107,20 @@ export async function readDeployState(
     stamp: /^[0-9a-f]{64}$/.test(stamp) ? stamp : undefined,
     pending: Array.isArray(pending) ? pending.filter((n): n is string => typeof n === 'string') : undefined,
   };
+}
+
+/** A shell script in the docker host's container, its arguments passed as `$1`… rather than spliced into it. */
+function shInPod(
+  client: KubeClient,
+  namespace: string,
+  pod: { name: string; container: string },
+  run: { script: string; args: string[]; stdout?: Writable },
+): Promise<ExecResult> {
+  return execInPod(client, {
+    namespace,
+    pod: pod.name,
+    container: pod.container,
+    command: ['sh', '-c', run.script, 'sh', ...run.args],
+    ...(run.stdout ? { stdout: run.stdout } : {}),
+  });
 }

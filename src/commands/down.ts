@@ -1,10 +1,7 @@
-import * as core from '@actions/core';
-import { acquireLock, type EnvLock, holderIdentity } from '../environment/lock.js';
+import type { EnvLock } from '../environment/lock.js';
 import type { Inputs } from '../inputs.js';
-import { actionsLog } from '../log.js';
-import type { Log } from '../util/log.js';
+import { connectWith, lockEnvironment, type RunContext, runTools } from './run.js';
 import { downReason, tearDown } from './teardown.js';
-import { connectWith, type RunContext } from './up.js';
 
 export interface DownResult {
   envId: string;
@@ -23,22 +20,12 @@ export interface DownResult {
  * Lease is removed again.
  */
 export async function down(inputs: Inputs, ctx: RunContext): Promise<DownResult> {
-  const log: Log = ctx.log ?? actionsLog;
-  const phase = ctx.phase ?? ((name, fn) => core.group(name, fn));
+  const { log, phase } = runTools(ctx);
   const { namespace } = inputs;
   const client = await phase('Connect to the cluster', () => connectWith(inputs, log));
   let lock: EnvLock | undefined;
   try {
-    lock = await phase('Lock the environment', () =>
-      acquireLock(client, {
-        namespace,
-        envId: ctx.envId,
-        holder: { identity: ctx.lockHolder ?? holderIdentity(), command: 'down', runUrl: ctx.event.runUrl },
-        timeoutMs: inputs.readyTimeoutMs,
-        timing: ctx.lockTiming,
-        log,
-      }),
-    );
+    lock = await phase('Lock the environment', () => lockEnvironment(client, inputs, ctx, 'down', log));
     const result = await tearDown(client, {
       namespace,
       envId: ctx.envId,

@@ -27,8 +27,9 @@ import { ActionError } from '../errors.js';
 import { LABELS, LOCK_ANNOTATIONS, LOCK_LABEL, MANAGED_BY } from '../identity.js';
 import type { KubeClient } from '../kube/client.js';
 import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
+import { httpStatusOf, toKubeError } from '../kube/errors.js';
 import { MAX_LABEL_LENGTH } from '../kube/names.js';
+import { isRefused, type Refused, readAt, writeAt } from '../kube/objects.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
 import { formatDuration } from '../util/duration.js';
 import { type Log, noopLog } from '../util/log.js';
@@ -194,35 +195,28 @@ export async function acquireLock(client: KubeClient, opts: AcquireOptions): Pro
   let lease: KubeObject | undefined;
 
   while (!lease) {
-    try {
-      const { body } = await client.request<KubeObject>({
-        method: 'POST',
-        path: collectionPath(LEASE, resource, namespace),
-        body: {
-          apiVersion: LEASE.apiVersion,
-          kind: LEASE.kind,
-          metadata: {
-            name,
-            namespace,
-            labels: { [LABELS.envId]: envId, [LABELS.managedBy]: MANAGED_BY, [LOCK_LABEL]: 'true' },
-            annotations,
-          },
-          spec: heldSpec(undefined, now(), false),
-        },
-      });
-      lease = body;
+    const created = await writeAt(client, 'POST', collectionPath(LEASE, resource, namespace), {
+      apiVersion: LEASE.apiVersion,
+      kind: LEASE.kind,
+      metadata: {
+        name,
+        namespace,
+        labels: { [LABELS.envId]: envId, [LABELS.managedBy]: MANAGED_BY, [LOCK_LABEL]: 'true' },
+        annotations,
+      },
+      spec: heldSpec(undefined, now(), false),
+    }).catch((err: unknown) => {
+      throw fail(err, 'create');
+    });
+    if (!isRefused(created)) {
+      lease = created;
       break;
-    } catch (err) {
-      if (httpStatusOf(err) !== 409) throw fail(err, 'create');
     }
 
-    let current: KubeObject;
-    try {
-      ({ body: current } = await client.request<KubeObject>({ method: 'GET', path }));
-    } catch (err) {
-      if (isNotFound(err)) continue; // released by deletion in between: create it
+    const current = await readAt(client, path).catch((err: unknown) => {
       throw fail(err, 'read');
-    }
+    });
+    if (!current) continue; // released by deletion in between: create it
     if (
       current.metadata.labels?.[LABELS.envId] !== envId ||
       current.metadata.labels?.[LOCK_LABEL] !== 'true'
@@ -247,24 +241,22 @@ export async function acquireLock(client: KubeClient, opts: AcquireOptions): Pro
     const expired = !Number.isFinite(renewed) || renewed + durationMs < t || t - observed.at >= durationMs;
 
     if (free || expired) {
-      try {
-        const { body } = await client.request<KubeObject>({
-          method: 'PUT',
-          path,
-          body: updated(current, heldSpec(spec, t, spec.holderIdentity !== holder.identity), annotations),
-        });
-        if (!free) {
-          log.info(
-            `Took over the lock of environment ${envId} from ${describeHolder(current, t)}: it was not renewed for ${spec.leaseDurationSeconds ?? '?'} s (a run that crashed or was cancelled).`,
-          );
-        }
-        lease = body;
-        break;
-      } catch (err) {
-        const code = httpStatusOf(err);
-        if (code === 409 || code === 404) continue; // another run was quicker, or it was just deleted: look again
+      const taken = await writeAt(
+        client,
+        'PUT',
+        path,
+        updated(current, heldSpec(spec, t, spec.holderIdentity !== holder.identity), annotations),
+      ).catch((err: unknown) => {
         throw fail(err, 'take over');
+      });
+      if (isRefused(taken)) continue; // another run was quicker, or it was just deleted: look again
+      if (!free) {
+        log.info(
+          `Took over the lock of environment ${envId} from ${describeHolder(current, t)}: it was not renewed for ${spec.leaseDurationSeconds ?? '?'} s (a run that crashed or was cancelled).`,
+        );
       }
+      lease = taken;
+      break;
     }
 
     if (t >= deadline) {
@@ -322,29 +314,33 @@ function heldLock(
 
   const renew = async (): Promise<void> => {
     if (released || lost) return;
+    let renewed: KubeObject | Refused;
     try {
-      const { body } = await client.request<KubeObject>({
-        method: 'PUT',
-        path: s.path,
-        body: updated(lease, { ...specOf(lease), renewTime: microTime(s.now()) }),
-      });
-      lease = body;
+      renewed = await writeAt(
+        client,
+        'PUT',
+        s.path,
+        updated(lease, { ...specOf(lease), renewTime: microTime(s.now()) }),
+      );
     } catch (err) {
-      const code = httpStatusOf(err);
-      if (code === 404) return lose(undefined);
-      if (code === 409) {
-        try {
-          const { body } = await client.request<KubeObject>({ method: 'GET', path: s.path });
-          if (specOf(body).holderIdentity === s.holder.identity) lease = body;
-          else lose(body);
-        } catch (readErr) {
-          if (isNotFound(readErr)) lose(undefined);
-        }
-        return;
-      }
       // A blip: the next renewal tries again, and the lease has two renewals of slack.
       s.log.debug(toKubeError(err, `renew ${s.ref}`, { server: client.server }).message);
+      return;
     }
+    if (!isRefused(renewed)) {
+      lease = renewed;
+      return;
+    }
+    if (renewed.refused === 404) return lose(undefined);
+    let current: KubeObject | undefined;
+    try {
+      current = await readAt(client, s.path);
+    } catch {
+      return; // a blip: the next renewal looks again
+    }
+    if (!current) lose(undefined);
+    else if (specOf(current).holderIdentity === s.holder.identity) lease = current;
+    else lose(current);
   };
 
   const timer = setInterval(() => {
@@ -379,11 +375,13 @@ function heldLock(
           });
         } else {
           const { holderIdentity: _, ...rest } = specOf(lease);
-          await client.request({
-            method: 'PUT',
-            path: s.path,
-            body: updated(lease, { ...rest, renewTime: microTime(s.now()) }),
-          });
+          const freed = await writeAt(
+            client,
+            'PUT',
+            s.path,
+            updated(lease, { ...rest, renewTime: microTime(s.now()) }),
+          );
+          if (isRefused(freed)) return; // gone, or no longer ours: nothing to release
         }
         s.log.debug(`Released the lock of environment ${s.envId}${remove ? ' (Lease deleted)' : ''}.`);
       } catch (err) {

@@ -13,7 +13,8 @@ import { ActionError } from '../errors.js';
 import { LABELS, MANAGED_BY, TOMBSTONE_ANNOTATIONS, TOMBSTONE_LABEL } from '../identity.js';
 import type { KubeClient } from '../kube/client.js';
 import { collectionPath, objectPath, requireResource } from '../kube/discovery.js';
-import { httpStatusOf, isNotFound, toKubeError } from '../kube/errors.js';
+import { isNotFound, toKubeError } from '../kube/errors.js';
+import { isRefused, readAt, writeAt } from '../kube/objects.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
 
 const CONFIGMAP: TypeRef = { apiVersion: 'v1', kind: 'ConfigMap' };
@@ -99,13 +100,13 @@ export async function readTombstone(
   args: { namespace: string; envId: string },
 ): Promise<Tombstone | undefined> {
   const { object } = await paths(client, args.namespace, args.envId);
-  let o: KubeObject;
+  let o: KubeObject | undefined;
   try {
-    ({ body: o } = await client.request<KubeObject>({ method: 'GET', path: object }));
+    o = await readAt(client, object);
   } catch (err) {
-    if (isNotFound(err)) return undefined;
     throw toKubeError(err, `read the tombstone of environment ${args.envId}`, { server: client.server });
   }
+  if (!o) return undefined;
   if (!ours(o, args.envId)) throw notATombstone(args.namespace, args.envId);
   return parse(o, args.envId);
 }
@@ -151,37 +152,18 @@ export async function writeTombstone(
   });
   const what = `write the tombstone of environment ${envId}`;
   // Create, or replace what is there with the resourceVersion just read; a concurrent writer costs a retry.
+  const failed = (err: unknown): never => {
+    throw toKubeError(err, what, { server: client.server });
+  };
   for (let attempt = 0; ; attempt++) {
-    try {
-      const { body: created } = await client.request<KubeObject>({
-        method: 'POST',
-        path: p.collection,
-        body: body(),
-      });
-      return parse(created, envId);
-    } catch (err) {
-      if (httpStatusOf(err) !== 409) throw toKubeError(err, what, { server: client.server });
-    }
-    let existing: KubeObject;
-    try {
-      ({ body: existing } = await client.request<KubeObject>({ method: 'GET', path: p.object }));
-    } catch (err) {
-      if (isNotFound(err)) continue;
-      throw toKubeError(err, what, { server: client.server });
-    }
+    const created = await writeAt(client, 'POST', p.collection, body()).catch(failed);
+    if (!isRefused(created)) return parse(created, envId);
+    const existing = await readAt(client, p.object).catch(failed);
+    if (!existing) continue;
     if (!ours(existing, envId)) throw notATombstone(namespace, envId);
-    try {
-      const { body: replaced } = await client.request<KubeObject>({
-        method: 'PUT',
-        path: p.object,
-        body: body(existing),
-      });
-      return parse(replaced, envId);
-    } catch (err) {
-      const code = httpStatusOf(err);
-      if ((code === 409 || code === 404) && attempt < 5) continue;
-      throw toKubeError(err, what, { server: client.server });
-    }
+    const replaced = await writeAt(client, 'PUT', p.object, body(existing)).catch(failed);
+    if (!isRefused(replaced)) return parse(replaced, envId);
+    if (attempt >= 5) failed(replaced.error);
   }
 }
 

@@ -32,7 +32,8 @@ import {
 import type { KubeObject, TypeRef } from '../kube/types.js';
 import { type Log, noopLog } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
-import { collectDiagnostics, diagnosisHints, formatDiagnostics } from './diagnose.js';
+import { collectDiagnostics, formatDiagnostics } from './diagnose.js';
+import { diagnosisHints } from './diagnose-hints.js';
 import { containerLogTail, describeProblem, type PodProblem, podWatcher } from './failfast.js';
 
 export type { DeploymentStatus } from '../kube/shapes.js';

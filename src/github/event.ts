@@ -1,16 +1,10 @@
 import * as github from '@actions/github';
 import { InputError } from '../errors.js';
 import type { Command } from '../inputs.js';
+import type { TemplatePr } from '../template/index.js';
 
 /** What the triggering event tells us, reduced to what the action needs. */
-export interface PrInfo {
-  number: number;
-  headSha: string;
-  headRef: string;
-  baseRef: string;
-  /** `owner/name` of the base repository. */
-  repository: string;
-  title?: string;
+export interface PrInfo extends TemplatePr {
   /** `open` or `closed`, from the payload: what the decision trusts, since labels survive a merge. */
   state?: string;
   merged?: boolean;

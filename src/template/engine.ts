@@ -17,7 +17,7 @@ export interface TemplatePr {
   headSha: string;
   headRef: string;
   baseRef: string;
-  /** `owner/name` */
+  /** `owner/name` of the base repository. */
   repository: string;
   title?: string;
 }

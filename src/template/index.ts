@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { envLabels, isDockerHost } from '../identity.js';
+import { isDockerHost } from '../identity.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
 import { parseManifests } from './parse.js';
 import { renderTemplate, type TemplateContext } from './render.js';
@@ -68,19 +67,4 @@ function finish(
   // validateManifests guarantees exactly one.
   const dockerHost = objects.find(isDockerHost)!;
   return { objects, dockerHost, hash: templateHash(rendered), rendered };
-}
-
-export function templateContext(args: Omit<TemplateContext, 'labels'>): TemplateContext {
-  return { ...args, labels: envLabels(args.envId, args.id) };
-}
-
-/** Templates shipped with the action, selectable by name instead of a path. */
-export const BUNDLED_TEMPLATES = ['default', 'rootless-sysbox'] as const;
-export type BundledTemplate = (typeof BUNDLED_TEMPLATES)[number];
-
-/** `actionRoot` is the directory holding `templates/` (the action's checkout, one level above dist/). */
-export function bundledTemplatePath(name: string, actionRoot: string): string | undefined {
-  return (BUNDLED_TEMPLATES as readonly string[]).includes(name)
-    ? path.join(actionRoot, 'templates', `${name}.yaml.njk`)
-    : undefined;
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { RunContext } from '../../src/commands/up.js';
+import type { RunContext } from '../../src/commands/run.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/util/log.js';

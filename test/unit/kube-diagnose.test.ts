@@ -5,11 +5,11 @@ import {
   age,
   currentReplicaSet,
   type DiagnosticsInput,
-  diagnosisHints,
   formatDiagnostics,
   formatEvents,
   sortPods,
 } from '../../src/environment/diagnose.js';
+import { diagnosisHints } from '../../src/environment/diagnose-hints.js';
 import type { KubeObject } from '../../src/kube/types.js';
 
 const dir = path.join(import.meta.dirname, '../fixtures/kube-api');

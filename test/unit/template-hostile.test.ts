@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { TemplateError } from '../../src/errors.js';
 import { envLabels } from '../../src/identity.js';
 import type { TypeRef } from '../../src/kube/types.js';
-import { BUNDLED_TEMPLATES, bundledTemplatePath, prepareManifests } from '../../src/template/index.js';
+import { prepareManifests } from '../../src/template/index.js';
 import { PARSE_LIMITS, parseManifests } from '../../src/template/parse.js';
 import { renderTemplate, type TemplateContext, type TemplatePr } from '../../src/template/render.js';
+import { BUNDLED_TEMPLATES, bundledTemplatePath } from './bundled-templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemplateError } from '../../src/errors.js';
 import { customCommentBody, type EnvReport } from '../../src/github/comment-text.js';
 import { renderInProcess } from '../../src/template/engine.js';
-import { templateContext } from '../../src/template/index.js';
 import { renderTemplate } from '../../src/template/render.js';
 import { renderInSandbox, sandboxEntry } from '../../src/template/sandbox.js';
+import { templateContext } from './bundled-templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -6,13 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { envLabels, isDockerHost, newInstanceId } from '../../src/identity.js';
 import type { KubeObject, TypeRef } from '../../src/kube/types.js';
-import {
-  BUNDLED_TEMPLATES,
-  bundledTemplatePath,
-  prepareManifests,
-  stampManifests,
-  type TemplateContext,
-} from '../../src/template/index.js';
+import { prepareManifests, stampManifests, type TemplateContext } from '../../src/template/index.js';
+import { BUNDLED_TEMPLATES, bundledTemplatePath } from './bundled-templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NS = 'previews';

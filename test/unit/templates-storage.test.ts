@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { envLabels, newInstanceId } from '../../src/identity.js';
 import type { TypeRef } from '../../src/kube/types.js';
-import { bundledTemplatePath, prepareManifests, type TemplateContext } from '../../src/template/index.js';
+import { prepareManifests, type TemplateContext } from '../../src/template/index.js';
+import { bundledTemplatePath } from './bundled-templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NS = 'previews';
