@@ -3,7 +3,7 @@ import { deleteEnvironment, deletionTypes } from '../../../src/environment/delet
 import { parseAllTypes } from '../../../src/environment/find.js';
 import { KubeApiError } from '../../../src/errors.js';
 import { typeKey } from '../../../src/kube/types.js';
-import { captureLog, cm, dockerHost, ENV, envLabels, FakeKube, recorded, status, svc } from '../support.js';
+import { captureLog, cm, dockerHost, ENV, envLabels, FakeKube, status, svc } from '../support.js';
 
 describe('deleteEnvironment', () => {
   let k: FakeKube;

@@ -147,3 +147,50 @@ describe('excerpt', () => {
     expect(excerpt('a\nb\nc', 1)).toBe('> 1 | a\n  2 | b\n  3 | c');
   });
 });
+
+describe('parse limits against a hostile or runaway template', () => {
+  it('a billion-laughs alias bomb is refused quickly', () => {
+    const lines = ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: lol}', 'data:', '  a0: &a0 "lol"'];
+    for (let i = 1; i <= 9; i++) {
+      lines.push(
+        `  a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    }
+    const start = performance.now();
+    const err = parseError(`${lines.join('\n')}\n`);
+    expect(err.userMessage).toMatch(/alias/i);
+    expect(performance.now() - start).toBeLessThan(5_000);
+  });
+
+  it('merge keys count as aliases too', () => {
+    const lines = ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: lol}', 'a0: &a0 {x: 1}'];
+    for (let i = 1; i <= 12; i++)
+      lines.push(
+        `a${i}: &a${i} {<<: [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]}`,
+      );
+    expect(parseError(`${lines.join('\n')}\n`).userMessage).toMatch(/alias/i);
+  });
+
+  it('10,000 levels of nesting are refused as too deep, in flow and in block style', () => {
+    const head = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\n';
+    const flowMap = `${head}x: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}\n`;
+    const flowSeq = `${head}x: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`;
+    const block = `${head}${Array.from({ length: 2_000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`;
+    for (const text of [flowMap, flowSeq, block]) {
+      expect(parseError(text).message).toMatch(
+        new RegExp(`nested more than ${PARSE_LIMITS.maxDepth} levels deep`),
+      );
+    }
+  });
+
+  it('a 50 MB rendering is refused before it is parsed', () => {
+    const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  big: ${'x'.repeat(50 * 1024 * 1024)}\n`;
+    const start = performance.now();
+    expect(parseError(text).message).toMatch(/52428\d+ bytes, more than the limit/);
+    expect(performance.now() - start).toBeLessThan(2_000);
+  });
+});

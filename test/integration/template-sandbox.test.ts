@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TemplateError } from '../../../src/errors.js';
-import { customCommentBody, type EnvReport } from '../../../src/github/comment-text.js';
-import { renderInProcess } from '../../../src/template/engine.js';
-import { templateContext } from '../../../src/template/index.js';
-import { renderTemplate } from '../../../src/template/render.js';
-import { renderInSandbox, sandboxEntry } from '../../../src/template/sandbox.js';
+import { TemplateError } from '../../src/errors.js';
+import { customCommentBody, type EnvReport } from '../../src/github/comment-text.js';
+import { renderInProcess } from '../../src/template/engine.js';
+import { templateContext } from '../../src/template/index.js';
+import { renderTemplate } from '../../src/template/render.js';
+import { renderInSandbox, sandboxEntry } from '../../src/template/sandbox.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Values the runner's environment holds while the action renders: what a hostile template is after. */
 const SECRETS = {

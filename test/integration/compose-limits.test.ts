@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { composeEnv, loadComposeModel } from '../../../src/compose/model.js';
-import { ActionError } from '../../../src/errors.js';
-import { type ProcessOptions, runProcess } from '../../../src/util/process.js';
+import { composeEnv, loadComposeModel } from '../../src/compose/model.js';
+import { ActionError } from '../../src/errors.js';
+import { type ProcessOptions, runProcess } from '../../src/util/process.js';
 
 const hasCompose = (() => {
   try {
