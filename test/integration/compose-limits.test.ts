@@ -7,15 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { composeEnv, loadComposeModel } from '../../src/compose/model.js';
 import { ActionError } from '../../src/errors.js';
 import { type ProcessOptions, runProcess } from '../../src/util/process.js';
-
-const hasCompose = (() => {
-  try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { hasCompose } from './harness.js';
 
 function project(compose: string) {
   const wd = mkdtempSync(path.join(tmpdir(), 'hostile-compose-'));

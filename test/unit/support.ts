@@ -2,6 +2,7 @@
  * What the unit tests share: recorded API exchanges (test/fixtures), a log that keeps its lines, a KubeClient for a
  * fake HTTPS API server, and FakeKube, an in-memory KubeClient for the environment's operations.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
@@ -35,6 +36,16 @@ export function fakeApiClient(serverUrl: string, token: string, namespace = 'ns'
   });
   return createKubeClient(kc, { server: serverUrl, namespace });
 }
+
+/** Whether this machine has the docker CLI's compose plugin (the suites that run compose skip without it). */
+export const hasCompose = (() => {
+  try {
+    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 // ---------------------------------------------------------------------------------------------------------
 // Recorded exchanges: test/fixtures/kube-api (a kind cluster) and test/fixtures/kube-real-2 (a real one)
@@ -321,13 +332,15 @@ export class FakeKube implements KubeClient {
 export interface CapturedLog extends Log {
   lines: string[];
 }
-export function captureLog(): CapturedLog {
+/** A log that keeps its lines; `info: ` tags and debug lines are optional, as each suite's assertions read them. */
+export function captureLog(opts: { tagInfo?: boolean; debug?: boolean } = {}): CapturedLog {
+  const { tagInfo = true, debug = true } = opts;
   const lines: string[] = [];
   return {
     lines,
-    info: (m) => void lines.push(`info: ${m}`),
+    info: (m) => void lines.push(tagInfo ? `info: ${m}` : m),
     warning: (m) => void lines.push(`warning: ${m}`),
-    debug: (m) => void lines.push(`debug: ${m}`),
+    debug: debug ? (m) => void lines.push(`debug: ${m}`) : () => {},
   };
 }
 

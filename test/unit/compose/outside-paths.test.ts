@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,15 +15,7 @@ import { checkUploadRoots, planUpload } from '../../../src/compose/upload.js';
 import { ActionError, InputError } from '../../../src/errors.js';
 import { getInputs } from '../../../src/inputs.js';
 import { noopLog } from '../../../src/util/log.js';
-
-const hasCompose = (() => {
-  try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { hasCompose } from '../support.js';
 
 /** A working directory (real path) with files and symlinks, and a runner "home" outside it with a kubeconfig. */
 function workspace(files: Record<string, string> = {}, links: Record<string, string> = {}) {

@@ -16,7 +16,7 @@ import { applyObjects } from '../../../src/environment/apply.js';
 import { errorMessage, InputError, KubeApiError } from '../../../src/errors.js';
 import { connect, type KubeClient } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/types.js';
-import type { Log } from '../../../src/util/log.js';
+import { captureLog } from '../support.js';
 
 const TOKEN = 'good-token-0123456789';
 const fixtures = path.join(import.meta.dirname, '../../fixtures/kube-api');
@@ -102,15 +102,7 @@ function kubeconfig(server: string, opts: { token?: string; ca?: string; insecur
   });
 }
 
-function captureLog(): Log & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => void lines.push(m),
-    warning: (m) => void lines.push(`warning: ${m}`),
-    debug: (m) => void lines.push(`debug: ${m}`),
-  };
-}
+const textLog = () => captureLog({ tagInfo: false });
 
 async function listen(server: http.Server | https.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -131,7 +123,7 @@ describe('connect and raw requests over HTTP', () => {
   });
 
   it('connects: /version, then the namespace', async () => {
-    const log = captureLog();
+    const log = textLog();
     client = await connect({ kubeconfig: kubeconfig(url, { insecure: true }), namespace: 'previews', log });
     expect(log.lines).toContain(`Connected to ${url} (Kubernetes v1.32.13), context "test".`);
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
@@ -183,7 +175,7 @@ describe('connect and raw requests over HTTP', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).input).toBe('namespace');
     expect((err as Error).message).toMatch(/"nope" does not exist/);
-    const log = captureLog();
+    const log = textLog();
     const c = await connect({ kubeconfig: kubeconfig(url, { insecure: true }), namespace: 'locked', log });
     await c.close();
     expect(log.lines.join('\n')).toMatch(/debug: Cannot read namespace "locked" \(403\)/);

@@ -28,7 +28,7 @@ import {
   withRetry,
 } from '../../../src/kube/retry.js';
 import type { KubeObject } from '../../../src/kube/types.js';
-import type { Log } from '../../../src/util/log.js';
+import { captureLog } from '../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../fixtures/kube-api');
 function body(num: string): unknown {
@@ -223,15 +223,7 @@ function fakeTime() {
   };
 }
 
-function recordingLog(): Log & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => void lines.push(m),
-    warning: (m) => void lines.push(`warning: ${m}`),
-    debug: (m) => void lines.push(`debug: ${m}`),
-  };
-}
+const recordingLog = () => captureLog({ tagInfo: false });
 
 describe('withRetry', () => {
   const policy: RetryPolicy = { budgetMs: 60_000, maxAttempts: 8, baseDelayMs: 250, maxDelayMs: 8000 };
