@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bookkeeping, envObjects, NAMESPACE, startSim } from '../integration/harness.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { type PullRequestEvent, runAction } from './run-action.js';
+import { type PullRequestEvent, runAction } from './support.js';
 
 const OWNER = 'acme';
 const REPO = 'shop';

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { describeWithDocker, NAMESPACE, useDockerSim } from '../integration/harness.js';
-import { ACTION_ROOT, runAction } from './run-action.js';
+import { ACTION_ROOT, runAction } from './support.js';
 
 /** dist/index.js deploys examples/compose-app into an environment whose docker host is a real engine. */
 describeWithDocker('the example compose project', () => {

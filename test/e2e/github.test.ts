@@ -8,7 +8,7 @@ import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimNetwork } from '../sim/kube/network/index.js';
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT, type PullRequestEvent, runAction } from './run-action.js';
+import { ACTION_ROOT, type PullRequestEvent, runAction } from './support.js';
 
 const skip = dockerUnavailable();
 const OWNER = 'acme';

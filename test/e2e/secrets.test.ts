@@ -20,7 +20,7 @@ import { dockerJson } from '../sim/kubelet/docker/api.js';
 import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
 import { SIM_DOCKER_ROOT } from '../sim/kubelet/docker/engines.js';
 import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT, runAction } from './run-action.js';
+import { ACTION_ROOT, runAction } from './support.js';
 
 const skip = dockerUnavailable();
 const OWNER = 'acme';

@@ -15,7 +15,7 @@ import { up } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { bundledTemplate, type Inputs } from '../../src/inputs.js';
 import { runWith } from '../../src/main.js';
-import { type ActionRun, runAction } from '../e2e/run-action.js';
+import { type ActionRun, runAction } from '../e2e/support.js';
 import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';

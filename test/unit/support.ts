@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { beforeAll, describe } from 'vitest';
 import {
   type ApiResource,
   createKubeClient,
@@ -17,6 +18,7 @@ import { scopeOf } from '../../src/kube/discovery.js';
 import { type KubeObject, type TypeRef, typeKey } from '../../src/kube/types.js';
 import type { Log } from '../../src/util/log.js';
 import { simCerts } from '../sim/kube/certs.js';
+import { prng, WIRE_TEST_MODES, type WireMode } from '../sim/kubelet/wire.js';
 
 /** A KubeClient for a fake API server that serves the simulator's certificate and expects `token`. */
 export function fakeApiClient(serverUrl: string, token: string, namespace = 'ns'): Promise<KubeClient> {
@@ -46,6 +48,39 @@ export const hasCompose = (() => {
     return false;
   }
 })();
+
+/** How a fake server's frames reach the client's reads (test/sim/kubelet/wire.ts) in the run under way. */
+export interface WireRun {
+  mode: WireMode;
+  rand: () => number;
+}
+
+/**
+ * Every test of `body` under each wire mode: the first frames in the 101's read, as a real cluster sends them, and
+ * frames cut and grouped at random across reads. The fake server shapes its frames by the returned WireRun.
+ */
+export function describeWireModes(body: () => void): WireRun {
+  const wire: WireRun = { mode: 'recorded', rand: prng(1) };
+  describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
+    beforeAll(() => {
+      Object.assign(wire, { mode, rand: prng(11) });
+    });
+    body();
+  });
+  return wire;
+}
+
+/** The error `fn` throws, which must be a `type` (the tests then read its message and hint). */
+// biome-ignore lint/suspicious/noExplicitAny: any error class, whatever its constructor takes
+export function thrownBy<E extends Error>(type: new (...args: any[]) => E, fn: () => unknown): E {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof type)) throw new Error(`expected a ${type.name}, got ${String(err)}`);
+    return err;
+  }
+  throw new Error(`expected a ${type.name}`);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Recorded exchanges: test/fixtures/kube-api (a kind cluster) and test/fixtures/kube-real-2 (a real one)

@@ -21,8 +21,8 @@ import { ActionError } from '../../../src/errors.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../src/kube/stream/websocket.js';
 import { simCerts } from '../../sim/kube/certs.js';
-import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../../sim/kubelet/wire.js';
-import { fakeApiClient } from '../support.js';
+import { shapeWire } from '../../sim/kubelet/wire.js';
+import { describeWireModes, fakeApiClient } from '../support.js';
 
 const TOKEN = 'copy-token';
 
@@ -210,16 +210,8 @@ beforeAll(async () => {
   whole = Buffer.concat(chunks);
 });
 
-/** How the fake server's frames reach the client's reads (test/sim/kubelet/wire.ts); set per run below. */
-let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
-
-// Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames
-// cut and grouped at random across reads.
-describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
-  beforeAll(() => {
-    wire = { mode, rand: prng(11) };
-  });
-
+/** How the fake server shapes its frames in the run under way. */
+const wire = describeWireModes(() => {
   describe('copyTarToPod', () => {
     it('v5: extracts the archive into a new directory in one pass', async () => {
       const dir = path.join(mkdtempSync(path.join(tmpdir(), 'pod-')), 'var/lib/preevy/env');

@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { ActionError, InputError } from '../../../src/errors.js';
 import { getInputs } from '../../../src/inputs.js';
 import { loadKubeconfig } from '../../../src/kube/kubeconfig.js';
+import { thrownBy } from '../support.js';
 
 const TOKEN = 'k8s-aws-v1.very-secret-presigned-url-token';
 
@@ -54,15 +55,7 @@ function dir(): string {
   return mkdtempSync(path.join(tmpdir(), 'job-kube-'));
 }
 
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error('expected an InputError');
-}
+const inputError = (fn: () => unknown): InputError => thrownBy(InputError, fn);
 
 describe("the job's own kubeconfig, when the input is empty", () => {
   it('merges the files of KUBECONFIG as kubectl does: the first name and current-context win', async () => {

@@ -5,18 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { TemplateError } from '../../../src/errors.js';
 import { documentPosition, excerpt, PARSE_LIMITS, parseManifests } from '../../../src/template/parse.js';
 import { renderTemplate } from '../../../src/template/render.js';
+import { thrownBy } from '../support.js';
 
 const FILE = 'templates/env.yaml.njk';
 
-function parseError(text: string): TemplateError {
-  try {
-    parseManifests(text, FILE);
-  } catch (err) {
-    expect(err).toBeInstanceOf(TemplateError);
-    return err as TemplateError;
-  }
-  throw new Error('expected a TemplateError');
-}
+const parseError = (text: string): TemplateError => thrownBy(TemplateError, () => parseManifests(text, FILE));
 
 const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n`;
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TemplateError } from '../../../src/errors.js';
 import { parseNunjucksMessage, renderTemplate, type TemplateContext } from '../../../src/template/render.js';
+import { thrownBy } from '../support.js';
 
 const context: TemplateContext = {
   namespace: 'previews',
@@ -28,15 +29,7 @@ function write(name: string, text: string): string {
   return file;
 }
 
-function renderError(fn: () => unknown): TemplateError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TemplateError);
-    return err as TemplateError;
-  }
-  throw new Error('expected a TemplateError');
-}
+const renderError = (fn: () => unknown): TemplateError => thrownBy(TemplateError, fn);
 
 describe('renderTemplate', () => {
   it('renders the context variables', () => {

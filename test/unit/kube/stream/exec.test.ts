@@ -23,8 +23,8 @@ import {
 } from '../../../../src/kube/stream/exec.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../../src/kube/stream/websocket.js';
 import { simCerts } from '../../../sim/kube/certs.js';
-import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../../../sim/kubelet/wire.js';
-import { fakeApiClient } from '../../support.js';
+import { shapeWire } from '../../../sim/kubelet/wire.js';
+import { describeWireModes, fakeApiClient } from '../../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../../fixtures/kube-api');
 const fixture = (name: string) =>
@@ -177,16 +177,8 @@ function collect(): { stream: Writable; text: () => string } {
 
 const base = { namespace: 'ns', pod: 'web-1', container: 'docker' };
 
-/** How the fake server's frames reach the client's reads (test/sim/kubelet/wire.ts); set per run below. */
-let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
-
-// Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames
-// cut and grouped at random across reads.
-describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
-  beforeAll(() => {
-    wire = { mode, rand: prng(11) };
-  });
-
+/** How the fake server shapes its frames in the run under way. */
+const wire = describeWireModes(() => {
   describe('execInPod', () => {
     it('runs echo over v5 and returns exit 0', async () => {
       const out = collect();

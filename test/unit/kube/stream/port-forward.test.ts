@@ -20,8 +20,8 @@ import type { KubeClient } from '../../../../src/kube/client.js';
 import { openTunnel, type Tunnel } from '../../../../src/kube/stream/port-forward.js';
 import type { Log } from '../../../../src/util/log.js';
 import { simCerts } from '../../../sim/kube/certs.js';
-import { prng, shapeWire, WIRE_TEST_MODES, type WireMode } from '../../../sim/kubelet/wire.js';
-import { fakeApiClient } from '../../support.js';
+import { shapeWire } from '../../../sim/kubelet/wire.js';
+import { describeWireModes, fakeApiClient } from '../../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../../fixtures/kube-api');
 const TOKEN = 'test-token';
@@ -221,16 +221,8 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-/** How the fake server's frames reach the client's reads (test/sim/kubelet/wire.ts); set per run below. */
-let wire: { mode: WireMode; rand: () => number } = { mode: 'recorded', rand: prng(1) };
-
-// Every test under each wire mode: the first frames in the 101's read, as a real cluster sends them, and frames
-// cut and grouped at random across reads.
-describe.each(WIRE_TEST_MODES)('wire: %s', (mode) => {
-  beforeAll(() => {
-    wire = { mode, rand: prng(11) };
-  });
-
+/** How the fake server shapes its frames in the run under way. */
+const wire = describeWireModes(() => {
   describe('openTunnel', () => {
     it('listens on 127.0.0.1 and carries 50 MB to an echo intact', async () => {
       const tunnel = await openTunnel(client, { namespace: 'ns', pod: 'echo', port: 2375 });

@@ -116,3 +116,20 @@ export async function runAction(args: {
     summary: readFileSync(summaryFile, 'utf8'),
   };
 }
+
+/** Runs `node ARGS` from the action's root as a user would; gives its exit code and all it printed, interleaved. */
+export async function runNode(args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, args, {
+    cwd: ACTION_ROOT,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (s: string) => {
+    out += s;
+  };
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, out };
+}
