@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { NAMESPACE, startDockerSim } from '../integration/harness.js';
-import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import { NAMESPACE, startDockerSim, startJobGitHub } from '../integration/harness.js';
+import type { GitHubSim } from '../sim/github/index.js';
 import { selfSignedCert } from '../sim/kube/certs.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
@@ -86,13 +86,7 @@ describe.skipIf(skip !== undefined)(
         backend,
         close: closeKube,
       } = await startDockerSim({ defaultCertificateHosts: ['*.preview.test'] }));
-      gh = await startGitHubSim();
-      gh.addRepository({ owner: OWNER, repo: REPO });
-      gh.addToken(GITHUB_TOKEN, {
-        login: 'github-actions[bot]',
-        kind: 'installation',
-        permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
-      });
+      gh = await startJobGitHub({ owner: OWNER, repo: REPO }, GITHUB_TOKEN);
     });
     afterAll(async () => {
       await gh?.close();

@@ -7,6 +7,7 @@ import type { RunContext } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/util/log.js';
+import { type GitHubSim, type GitHubSimOptions, startGitHubSim } from '../sim/github/index.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';
@@ -260,4 +261,23 @@ export function useDockerSim(...args: Parameters<typeof startDockerSim>): Docker
     await d.close?.();
   });
   return d;
+}
+
+/**
+ * A GitHub simulator holding the repository and the Actions job's installation token `token`, with the
+ * permissions the README's workflow grants it (contents: read; pull-requests and deployments: write).
+ */
+export async function startJobGitHub(
+  repository: { owner: string; repo: string },
+  token: string,
+  opts: GitHubSimOptions = {},
+): Promise<GitHubSim> {
+  const gh = await startGitHubSim(opts);
+  gh.addRepository(repository);
+  gh.addToken(token, {
+    login: 'github-actions[bot]',
+    kind: 'installation',
+    permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
+  });
+  return gh;
 }
