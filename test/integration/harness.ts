@@ -130,7 +130,7 @@ export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
 }
 
 export type { CapturedLog } from '../unit/support.js';
-export { hasCompose } from '../unit/support.js';
+export { hasCompose, type Recorded, type RecordedRequest, recorded } from '../unit/support.js';
 
 /** A log of info and warning lines as the action writes them (debug lines dropped). */
 export const captureLog = (): CapturedLog => sharedCaptureLog({ tagInfo: false, debug: false });

@@ -4,9 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo, Server } from 'node:net';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe } from 'vitest';
+import type { WebSocketServer } from 'ws';
 import {
   type ApiResource,
   createKubeClient,
@@ -82,6 +84,24 @@ export function thrownBy<E extends Error>(type: new (...args: any[]) => E, fn: (
   throw new Error(`expected a ${type.name}`);
 }
 
+/** Starts a fake API server on a free loopback port; gives a KubeClient for it that presents `token`. */
+export async function serveFakeApi(server: Server, token: string): Promise<KubeClient> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return fakeApiClient(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, token);
+}
+
+/** Ends a fake API server's WebSockets, then the server, then the client (any may be missing after a failed start). */
+export async function closeFakeApi(
+  wss: WebSocketServer | undefined,
+  servers: Array<Server | undefined>,
+  client: KubeClient | undefined,
+): Promise<void> {
+  for (const ws of wss?.clients ?? []) ws.terminate();
+  wss?.close();
+  await Promise.all(servers.map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
+  await client?.close();
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Recorded exchanges: test/fixtures/kube-api (a kind cluster) and test/fixtures/kube-real-2 (a real one)
 
@@ -93,18 +113,29 @@ export interface StreamEntry {
   payloadJson?: unknown;
   payloadText?: string;
 }
-export interface Recorded {
-  response: { status: number; headers: Record<string, string>; body: unknown; stream?: StreamEntry[] };
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: unknown;
+}
+export interface Recorded<B = unknown> {
+  request: RecordedRequest;
+  response: { status: number; headers: Record<string, string>; body: B; stream?: StreamEntry[] };
 }
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures');
 
 /** The recorded exchange numbered `num` (its file name's prefix, or the whole file name). */
-export function recorded(num: string, folder: 'kube-api' | 'kube-real-2' = 'kube-api'): Recorded {
+export function recorded<B = unknown>(
+  num: string,
+  folder: 'kube-api' | 'kube-real-2' = 'kube-api',
+): Recorded<B> {
   const dir = path.join(FIXTURES, folder);
   const file = readdirSync(dir).find((f) => f === num || f.startsWith(`${num}-`));
   if (!file) throw new Error(`no fixture ${num} in ${dir}`);
-  return JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Recorded;
+  return JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Recorded<B>;
 }
 
 /** The body the server answered in the recorded exchange `num`. */

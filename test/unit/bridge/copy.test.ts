@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -22,7 +21,7 @@ import type { KubeClient } from '../../../src/kube/client.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../src/kube/stream/websocket.js';
 import { simCerts } from '../../sim/kube/certs.js';
 import { shapeWire } from '../../sim/kubelet/wire.js';
-import { describeWireModes, fakeApiClient } from '../support.js';
+import { closeFakeApi, describeWireModes, serveFakeApi } from '../support.js';
 
 const TOKEN = 'copy-token';
 
@@ -161,15 +160,11 @@ beforeAll(async () => {
     shapeWire(socket, 'with-upgrade', wire.mode, wire.rand);
     wss.handleUpgrade(req, socket, head, (ws) => onExec(ws, url.searchParams.getAll('command')));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  client = await fakeApiClient(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, TOKEN);
+  client = await serveFakeApi(server, TOKEN);
 });
 
 afterAll(async () => {
-  for (const ws of wss?.clients ?? []) ws.terminate();
-  wss?.close();
-  await new Promise((r) => server?.close(r));
-  await client?.close();
+  await closeFakeApi(wss, [server], client);
 });
 
 beforeEach(() => {

@@ -7,7 +7,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +23,7 @@ import {
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../../src/kube/stream/websocket.js';
 import { simCerts } from '../../../sim/kube/certs.js';
 import { shapeWire } from '../../../sim/kubelet/wire.js';
-import { describeWireModes, fakeApiClient } from '../../support.js';
+import { closeFakeApi, describeWireModes, serveFakeApi } from '../../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../../fixtures/kube-api');
 const fixture = (name: string) =>
@@ -150,16 +149,11 @@ beforeAll(async () => {
       onExec(ws, s);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = await fakeApiClient(serverUrl, TOKEN);
+  client = await serveFakeApi(server, TOKEN);
 });
 
 afterAll(async () => {
-  for (const ws of wss?.clients ?? []) ws.terminate();
-  wss?.close();
-  await new Promise((r) => server?.close(r));
-  await client?.close();
+  await closeFakeApi(wss, [server], client);
 });
 
 function collect(): { stream: Writable; text: () => string } {

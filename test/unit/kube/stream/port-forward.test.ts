@@ -21,7 +21,7 @@ import { openTunnel, type Tunnel } from '../../../../src/kube/stream/port-forwar
 import type { Log } from '../../../../src/util/log.js';
 import { simCerts } from '../../../sim/kube/certs.js';
 import { shapeWire } from '../../../sim/kubelet/wire.js';
-import { describeWireModes, fakeApiClient } from '../../support.js';
+import { closeFakeApi, describeWireModes, serveFakeApi } from '../../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../../fixtures/kube-api');
 const TOKEN = 'test-token';
@@ -155,16 +155,11 @@ beforeAll(async () => {
       forward(ws, port, port === 2375 ? targets[pod] : undefined, pod === 'closer', pod === 'slow');
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const serverUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = await fakeApiClient(serverUrl, TOKEN);
+  client = await serveFakeApi(server, TOKEN);
 });
 
 afterAll(async () => {
-  for (const ws of wss?.clients ?? []) ws.terminate();
-  wss?.close();
-  await Promise.all([server, echo, docker].map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
-  await client?.close();
+  await closeFakeApi(wss, [server, echo, docker], client);
 });
 
 function recordingLog(): Log & { warnings: string[]; debugs: string[] } {
