@@ -8,7 +8,7 @@ import type { AddressInfo, Server } from 'node:net';
 import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe } from 'vitest';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import {
   type ApiResource,
   createKubeClient,
@@ -88,6 +88,15 @@ export function thrownBy<E extends Error>(type: new (...args: any[]) => E, fn: (
 export async function serveFakeApi(server: Server, token: string): Promise<KubeClient> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return fakeApiClient(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, token);
+}
+
+/** A slow reader: stops reading `ws` for 400 ms (its peer must stop sending meanwhile), then `onResume`, and reads on. */
+export function pauseReading(ws: WebSocket, onResume: () => void): void {
+  ws.pause();
+  setTimeout(() => {
+    onResume();
+    ws.resume();
+  }, 400);
 }
 
 /** Ends a fake API server's WebSockets, then the server, then the client (any may be missing after a failed start). */

@@ -23,7 +23,7 @@ import {
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../../src/kube/stream/websocket.js';
 import { simCerts } from '../../../sim/kube/certs.js';
 import { shapeWire } from '../../../sim/kubelet/wire.js';
-import { closeFakeApi, describeWireModes, serveFakeApi } from '../../support.js';
+import { closeFakeApi, describeWireModes, pauseReading, serveFakeApi } from '../../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../../fixtures/kube-api');
 const fixture = (name: string) =>
@@ -69,11 +69,7 @@ function onExec(ws: WebSocket, seen: Seen) {
     if (command[0] === 'slow-sha256sum' && !paused) {
       // A slow reader: stop reading for a while; the client must stop reading its stdin too.
       paused = true;
-      ws.pause();
-      setTimeout(() => {
-        onSlowReaderPause?.();
-        ws.resume();
-      }, 400);
+      pauseReading(ws, () => onSlowReaderPause?.());
     }
     if (data[0] === 0) {
       const payload = data.subarray(1);

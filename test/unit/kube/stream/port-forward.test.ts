@@ -21,7 +21,7 @@ import { openTunnel, type Tunnel } from '../../../../src/kube/stream/port-forwar
 import type { Log } from '../../../../src/util/log.js';
 import { simCerts } from '../../../sim/kube/certs.js';
 import { shapeWire } from '../../../sim/kubelet/wire.js';
-import { closeFakeApi, describeWireModes, serveFakeApi } from '../../support.js';
+import { closeFakeApi, describeWireModes, pauseReading, serveFakeApi } from '../../support.js';
 
 const fixtures = path.join(import.meta.dirname, '../../../fixtures/kube-api');
 const TOKEN = 'test-token';
@@ -71,11 +71,7 @@ function forward(
     if (slow && !paused) {
       // A slow remote: stop reading for a while; the tunnel must stop reading its client too.
       paused = true;
-      ws.pause();
-      setTimeout(() => {
-        onSlowReaderPause?.();
-        ws.resume();
-      }, 400);
+      pauseReading(ws, () => onSlowReaderPause?.());
     }
     if (closeOnData) {
       ws.close(1000);
