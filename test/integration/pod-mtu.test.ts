@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
@@ -7,10 +7,17 @@ import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
 import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
 import { type FarServer, startFarServer } from '../sim/kubelet/docker/far-server.js';
-import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
-import { ctxFor, engineOfEnv, expectRejects, inputsFor, startDockerSim, writeProject } from './harness.js';
+import { tcp } from '../sim/kubelet/docker/support.js';
+import {
+  ctxFor,
+  describeWithDocker,
+  engineOfEnv,
+  expectRejects,
+  inputsFor,
+  startDockerSim,
+  writeProject,
+} from './harness.js';
 
-const skip = dockerUnavailable();
 const POD_MTU = 1400;
 const BYTES = 4 * 1024 * 1024;
 
@@ -19,7 +26,7 @@ const BYTES = 4 * 1024 * 1024;
  * path-MTU discovery is blocked, builds and pulls stall. Here the pod network's MTU is 1400 and the server is
  * beyond a hop that drops the oversized packets and the ICMP that would report them (far-server.ts).
  */
-describe.skipIf(skip !== undefined)(`a pod network below 1500${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describeWithDocker('a pod network below 1500', () => {
   let backend: DockerPodBackend;
   let sim: KubeSim;
   let close: () => Promise<void>;
