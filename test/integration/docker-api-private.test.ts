@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
 import type { Engine } from '../sim/kubelet/docker/engines.js';
 import type { PodSocket } from '../sim/kubelet/docker/relay.js';
 import { httpGet } from '../sim/kubelet/docker/support.js';
@@ -14,7 +12,7 @@ import {
   envObjects,
   inputsFor,
   NAMESPACE,
-  startDockerSim,
+  useDockerSim,
   WEB_PROJECT,
   writeProject,
 } from './harness.js';
@@ -39,17 +37,11 @@ function request(sock: PodSocket, path: string): Promise<string> {
  * Here a plain pod (its own network namespace on the simulated pod network) plays the neighbour.
  */
 describeWithDocker('the Docker API of the docker host', () => {
-  let backend: DockerPodBackend;
-  let sim: KubeSim;
-  let close: () => Promise<void>;
+  const d = useDockerSim({}, { networked: (pod) => pod.metadata.labels?.app === 'neighbour' });
   let neighbour: Engine;
   beforeAll(async () => {
-    ({ sim, backend, close } = await startDockerSim(
-      {},
-      { networked: (pod) => pod.metadata.labels?.app === 'neighbour' },
-    ));
     // A bare Pod, created as a user of the namespace would: the kubelet starts it on the pod network.
-    sim.store.create({
+    d.sim.store.create({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
@@ -64,7 +56,7 @@ describeWithDocker('the Docker API of the docker host', () => {
     });
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const engine = backend.engineFor(`${NAMESPACE}/neighbour`);
+      const engine = d.backend.engineFor(`${NAMESPACE}/neighbour`);
       if (engine) {
         neighbour = engine;
         break;
@@ -73,16 +65,13 @@ describeWithDocker('the Docker API of the docker host', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
   });
-  afterAll(async () => {
-    await close?.();
-  });
 
   const engineOf = (envId: string) => {
-    return engineOfEnv(sim, backend, envId);
+    return engineOfEnv(d.sim, d.backend, envId);
   };
 
   it('with the bundled template, another pod is refused on 2375 but reaches the published port, and the tunnel works', async () => {
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: writeProject(WEB_PROJECT),
       readyTimeoutMs: 60_000,
@@ -106,7 +95,7 @@ describeWithDocker('the Docker API of the docker host', () => {
     // Where the network plugin enforces it, only the published ports get in at all. (A real API server takes
     // this SSA from the action's ServiceAccount, fixtures kube-real-2/060 and 061; its bridge CNI ignored it,
     // as the simulator does.)
-    const policies = [...envObjects(sim, 'shop-pr-61').values()].filter((o) => o.kind === 'NetworkPolicy');
+    const policies = [...envObjects(d.sim, 'shop-pr-61').values()].filter((o) => o.kind === 'NetworkPolicy');
     expect(policies.map((p) => p.spec)).toEqual([
       {
         podSelector: {
@@ -125,7 +114,7 @@ describeWithDocker('the Docker API of the docker host', () => {
   });
 
   it('a template written for Preevy (dockerd on 0.0.0.0) still works, and exposes the API to every pod', async () => {
-    const inputs = inputsFor(sim, { workingDirectory: writeProject(WEB_PROJECT), readyTimeoutMs: 60_000 });
+    const inputs = inputsFor(d.sim, { workingDirectory: writeProject(WEB_PROJECT), readyTimeoutMs: 60_000 });
     const ctx = { ...ctxFor(62), envId: 'shop-pr-62' };
     await up(inputs, ctx);
     const host = engineOf('shop-pr-62')!;
