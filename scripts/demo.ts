@@ -7,7 +7,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/run-action.js';
+import { ACTION_ROOT, type PullRequestEvent, runAction } from '../test/e2e/support.js';
 import { bookkeeping, NAMESPACE, startDockerSim } from '../test/integration/harness.js';
 import { startGitHubSim } from '../test/sim/github/index.js';
 import type { SimObject } from '../test/sim/kube/types.js';

@@ -1,6 +1,6 @@
 /**
  * The whole action as a child process, started the way the runner starts a node24 action (as
- * test/e2e/run-action.ts does it): `INPUT_*` variables, the event payload in GITHUB_EVENT_PATH, files for the
+ * test/e2e/support.ts does it): `INPUT_*` variables, the event payload in GITHUB_EVENT_PATH, files for the
  * outputs and the job summary. The script is the bundle that `npm run build` makes (prepareAction in child.ts).
  *
  * Measured from the parent: wall time to exit, time to the first line of output, the log groups' durations

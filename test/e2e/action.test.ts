@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envObjects, NAMESPACE, startSim, userObjects } from '../integration/harness.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { runAction } from './run-action.js';
+import { runAction } from './support.js';
 
 /** The bundled action, started as the runner starts it, against the Kubernetes API simulator. */
 describe('dist/index.js', () => {

@@ -4,10 +4,9 @@
  * this keeps it working. kubectl 1.32 cannot port-forward through the simulator; the stand-in forwards with
  * the action's tunnel, so the kubectl path runs too. The figures are not looked at (bench/ measures, tests don't).
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT } from './run-action.js';
+import { runNode } from './support.js';
 
 const skip = dockerUnavailable();
 
@@ -15,19 +14,7 @@ describe.skipIf(skip !== undefined)(`the bench's cluster mode${skip ? ` (skipped
   it('deploys with the action, copies through the tunnel and kubectl, says why direct is skipped, and removes its environment', async () => {
     const args = ['--import', 'tsx', 'bench/index.ts', '--sim-as-cluster', '--tsx', '--only=tunnel'];
     args.push('--size-mb', '1', '--rounds', '1', '--kubectl', 'bench/lib/kubectl-standin.sh');
-    const child = spawn(process.execPath, args, {
-      cwd: ACTION_ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, out } = await runNode(args);
     expect(code, out.slice(-4000)).toBe(0);
     const results = out.slice(out.indexOf('Results ('));
     expect(results).toMatch(/^tunnel \(openTunnel, WebSocket port-forward\) +\d+\.\d\d/m);

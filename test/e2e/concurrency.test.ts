@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bookkeeping, envObjects, NAMESPACE, startSim } from '../integration/harness.js';
-import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import { bookkeeping, envObjects, NAMESPACE, startJobGitHub, startSim } from '../integration/harness.js';
+import type { GitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import { type PullRequestEvent, runAction } from './run-action.js';
+import { type PullRequestEvent, runAction } from './support.js';
 
 const OWNER = 'acme';
 const REPO = 'shop';
@@ -22,13 +22,7 @@ describe('dist/index.js: runs of one PR at once, and after it closed', () => {
   let workspace: string;
   beforeAll(async () => {
     sim = await startSim();
-    gh = await startGitHubSim({ secondaryRateLimit: false });
-    gh.addRepository({ owner: OWNER, repo: REPO });
-    gh.addToken(TOKEN, {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
-    });
+    gh = await startJobGitHub({ owner: OWNER, repo: REPO }, TOKEN, { secondaryRateLimit: false });
     workspace = mkdtempSync(path.join(tmpdir(), 'concurrency-e2e-'));
   });
   afterAll(async () => {

@@ -3,29 +3,16 @@
  * the source) through a PR's opened, synchronize and closed on the simulators. Its own checks decide its exit
  * code (the services answer, nothing but the tombstone is left); this test runs it as a user would.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT } from './run-action.js';
+import { ACTION_ROOT, runNode } from './support.js';
 
 const skip = dockerUnavailable();
 
 describe.skipIf(skip !== undefined)(`the demo${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('deploys, updates and removes a PR environment, and exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ACTION_ROOT, 'scripts/demo.ts')], {
-      cwd: ACTION_ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, out } = await runNode(['--import', 'tsx', path.join(ACTION_ROOT, 'scripts/demo.ts')]);
     expect(code, out.slice(-4000)).toBe(0);
     expect(out).toMatch(
       /GET https:\/\/web-80-shop-pr-42\.preview\.test\/index\.html -> 200 Hello from the preview/,

@@ -1,31 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NAMESPACE, startDockerSim } from '../integration/harness.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import type { SimNetwork } from '../sim/kube/network/index.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
-import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT, runAction } from './run-action.js';
-
-const skip = dockerUnavailable();
+import { expect, it } from 'vitest';
+import { describeWithDocker, NAMESPACE, useDockerSim } from '../integration/harness.js';
+import { ACTION_ROOT, runAction } from './support.js';
 
 /** dist/index.js deploys examples/compose-app into an environment whose docker host is a real engine. */
-describe.skipIf(skip !== undefined)(`the example compose project${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let backend: DockerPodBackend;
-  let sim: KubeSim;
-  let network: SimNetwork;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ sim, backend, network, close } = await startDockerSim({
-      defaultCertificateHosts: ['*.preview.test'],
-    }));
-  });
-  afterAll(async () => {
-    await close?.();
+describeWithDocker('the example compose project', () => {
+  const d = useDockerSim({
+    defaultCertificateHosts: ['*.preview.test'],
   });
 
   it('goes up with every service answering, and down removes its engine', async () => {
     const inputs = {
-      kubeconfig: sim.kubeconfig(),
+      kubeconfig: d.sim.kubeconfig(),
       namespace: NAMESPACE,
       'working-directory': 'examples/compose-app',
       'ready-timeout': '2m',
@@ -38,10 +23,10 @@ describe.skipIf(skip !== undefined)(`the example compose project${skip ? ` (skip
     });
     expect(opened.stdout).not.toMatch(/::error::/);
     expect(opened.code).toBe(0);
-    const pod = sim.store
+    const pod = d.sim.store
       .list('', 'pods', { namespace: NAMESPACE, labelSelector: 'preevy.dev/env-id=shop-pr-31' })
       .find((p) => !p.metadata.deletionTimestamp)!;
-    const engine = backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`)!;
+    const engine = d.backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`)!;
     const urls = JSON.parse(opened.outputs['urls-json']!) as Array<{
       service: string;
       port: number;
@@ -56,7 +41,7 @@ describe.skipIf(skip !== undefined)(`the example compose project${skip ? ` (skip
       api: { '8080': urls[0]!.url },
       web: { '80': urls[1]!.url },
     });
-    const get = async (url: string) => (await network.fetch(url)).body;
+    const get = async (url: string) => (await d.network.fetch(url)).body;
     expect(await get(`${urls[1]!.url}/index.html`)).toContain('Hello from the preview');
     // web fetched this from api over the compose network; api serves it from the bind-mounted config dir.
     expect(await get(`${urls[1]!.url}/greeting.txt`)).toBe('Hello from the api service\n');
@@ -68,6 +53,6 @@ describe.skipIf(skip !== undefined)(`the example compose project${skip ? ` (skip
       event: { action: 'closed', number: 31, headSha: 'c'.repeat(40) },
     });
     expect(closed.code).toBe(0);
-    expect(backend.engineFor(engine.name)).toBeUndefined();
+    expect(d.backend.engineFor(engine.name)).toBeUndefined();
   });
 });

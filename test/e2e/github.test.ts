@@ -3,12 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { bookkeeping, envObjects, NAMESPACE, startDockerSim } from '../integration/harness.js';
-import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import {
+  bookkeeping,
+  envObjects,
+  NAMESPACE,
+  startDockerSim,
+  startJobGitHub,
+} from '../integration/harness.js';
+import type { GitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimNetwork } from '../sim/kube/network/index.js';
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT, type PullRequestEvent, runAction } from './run-action.js';
+import { ACTION_ROOT, type PullRequestEvent, runAction } from './support.js';
 
 const skip = dockerUnavailable();
 const OWNER = 'acme';
@@ -34,13 +40,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
       network,
       close: closeKube,
     } = await startDockerSim({ defaultCertificateHosts: ['*.preview.test'] }));
-    gh = await startGitHubSim();
-    gh.addRepository({ owner: OWNER, repo: REPO });
-    gh.addToken(FULL, {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
-    });
+    gh = await startJobGitHub({ owner: OWNER, repo: REPO }, FULL);
     gh.addToken(NO_WRITE, {
       login: 'github-actions[bot]',
       kind: 'installation',

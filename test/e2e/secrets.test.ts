@@ -12,15 +12,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { NAMESPACE, startDockerSim } from '../integration/harness.js';
-import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import { NAMESPACE, startDockerSim, startJobGitHub } from '../integration/harness.js';
+import type { GitHubSim } from '../sim/github/index.js';
 import { selfSignedCert } from '../sim/kube/certs.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
 import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
 import { SIM_DOCKER_ROOT } from '../sim/kubelet/docker/engines.js';
 import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT, runAction } from './run-action.js';
+import { ACTION_ROOT, runAction } from './support.js';
 
 const skip = dockerUnavailable();
 const OWNER = 'acme';
@@ -86,13 +86,7 @@ describe.skipIf(skip !== undefined)(
         backend,
         close: closeKube,
       } = await startDockerSim({ defaultCertificateHosts: ['*.preview.test'] }));
-      gh = await startGitHubSim();
-      gh.addRepository({ owner: OWNER, repo: REPO });
-      gh.addToken(GITHUB_TOKEN, {
-        login: 'github-actions[bot]',
-        kind: 'installation',
-        permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
-      });
+      gh = await startJobGitHub({ owner: OWNER, repo: REPO }, GITHUB_TOKEN);
     });
     afterAll(async () => {
       await gh?.close();

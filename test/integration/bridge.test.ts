@@ -1,27 +1,24 @@
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
-import { dockerUnavailable, httpGet, tcp } from '../sim/kubelet/docker/support.js';
+import { httpGet, tcp } from '../sim/kubelet/docker/support.js';
 import {
   captureLog,
   ctxFor,
+  describeWithDocker,
   engineOfEnv,
   envObjects,
   expectRejects,
   inputsFor,
-  startDockerSim,
+  useDockerSim,
   WEB_PROJECT,
   writeProject,
 } from './harness.js';
-
-const skip = dockerUnavailable();
 
 /** WEB_PROJECT, with a build context that ignores its notes. */
 const PROJECT = {
@@ -40,19 +37,11 @@ const PROJECT = {
  * `up` with a compose project, through the Kubernetes API only, as on a real cluster: the bundled template's
  * docker host (a real Docker engine behind the simulated pod), the port-forward tunnel, tar over exec.
  */
-describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let backend: DockerPodBackend;
-  let sim: KubeSim;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ sim, backend, close } = await startDockerSim());
-  });
-  afterAll(async () => {
-    await close?.();
-  });
+describeWithDocker('up with a compose project', () => {
+  const d = useDockerSim();
 
   const engineOf = (envId = 'shop-pr-21') => {
-    return engineOfEnv(sim, backend, envId);
+    return engineOfEnv(d.sim, d.backend, envId);
   };
   const containers = async (envId: string) => {
     const engine = engineOf(envId);
@@ -67,7 +56,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
 
   it('deploys, redeploys one changed file with the build cached, and down leaves nothing', async () => {
     const wd = writeProject(WEB_PROJECT);
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,
@@ -88,7 +77,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
 
     await down(inputs, ctxFor(21));
     expect(engineOf()).toBeUndefined();
-    expect(backend.engineFor(engine.name)).toBeUndefined();
+    expect(d.backend.engineFor(engine.name)).toBeUndefined();
   });
 
   it('a service whose build fails shows the failing step', async () => {
@@ -96,7 +85,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
       'app/Dockerfile': 'FROM busybox:local\nRUN echo about to fail && false\n',
       'compose.yaml': 'services:\n  broken:\n    build: ./app\n',
     });
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,
@@ -112,7 +101,7 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
     const wd = writeProject({
       'compose.yaml': 'services:\n  web:\n    image: busybox:local\n    volumes: ["/etc:/host-etc"]\n',
     });
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,
@@ -126,12 +115,12 @@ describe.skipIf(skip !== undefined)(`up with a compose project${skip ? ` (skippe
       up({ ...inputs, workingDirectory: broken }, { ...ctxFor(23), envId: 'shop-pr-23' }),
     );
     expect(errorMessage(err2)).toMatch(/docker compose could not load compose\.yaml in .*bridge-/);
-    expect([...envObjects(sim, 'shop-pr-23').keys()]).toEqual([]);
+    expect([...envObjects(d.sim, 'shop-pr-23').keys()]).toEqual([]);
   });
 
   it('skips everything on an unchanged or freshly checked-out project, and deploys again on a change or a stopped service', async () => {
     const wd = writeProject(PROJECT);
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,

@@ -8,7 +8,7 @@ import type { EventInfo } from '../../src/github/event.js';
 import { pullRequestReader } from '../../src/github/pulls.js';
 import type { Command, Inputs } from '../../src/inputs.js';
 import { reporterFor, runDown, runUp } from '../../src/main.js';
-import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import type { GitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
 import {
@@ -19,6 +19,7 @@ import {
   expectRejects,
   inputsFor,
   NAMESPACE,
+  startJobGitHub,
   startSim,
 } from './harness.js';
 
@@ -42,13 +43,7 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
 
   beforeAll(async () => {
     sim = await startSim();
-    gh = await startGitHubSim({ secondaryRateLimit: false });
-    gh.addRepository({ owner: OWNER, repo: REPO });
-    gh.addToken(TOKEN, {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
-    });
+    gh = await startJobGitHub({ owner: OWNER, repo: REPO }, TOKEN, { secondaryRateLimit: false });
     apiUrl = process.env.GITHUB_API_URL;
     process.env.GITHUB_API_URL = gh.url;
   });

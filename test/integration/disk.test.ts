@@ -1,25 +1,23 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { ActionError, errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
-import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
+import { tcp } from '../sim/kubelet/docker/support.js';
 import {
   captureLog,
   ctxFor,
+  describeWithDocker,
   engineOfEnv,
   expectRejects,
   inputsFor,
-  startDockerSim,
+  useDockerSim,
   writeProject,
 } from './harness.js';
 
-const skip = dockerUnavailable();
 const MiB = 2 ** 20;
 
 /**
@@ -40,19 +38,11 @@ const PROJECT = {
   'compose.yaml': 'services:\n  app:\n    build: ./app\n    init: true\n',
 };
 
-describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let backend: DockerPodBackend;
-  let sim: KubeSim;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ sim, backend, close } = await startDockerSim());
-  });
-  afterAll(async () => {
-    await close?.();
-  });
+describeWithDocker('the environment disk', () => {
+  const d = useDockerSim();
 
   const engineOf = (envId: string) => {
-    const engine = engineOfEnv(sim, backend, envId);
+    const engine = engineOfEnv(d.sim, d.backend, envId);
     if (!engine) throw new Error(`no docker host engine for ${envId}`);
     return tcp(engine);
   };
@@ -75,7 +65,7 @@ describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${
     const ctx = (log = captureLog()) => ({ ...ctxFor(41, log), envId });
     const wd = writeProject(PROJECT);
     // An 8Mi disk keeps 4 MiB of cache: one build's 3 MiB, not two.
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,
@@ -116,7 +106,7 @@ describe.skipIf(skip !== undefined)(`the environment disk${skip ? ` (skipped: ${
         'FROM busybox:local\nRUN --mount=type=tmpfs,target=/t,size=1m dd if=/dev/zero of=/t/fill bs=1024 count=2048\n',
       'compose.yaml': 'services:\n  app:\n    build: ./app\n',
     });
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,

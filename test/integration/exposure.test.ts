@@ -1,17 +1,20 @@
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import type { SimNetwork } from '../sim/kube/network/index.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
-import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ctxFor, engineOfEnv, envObjects, inputsFor, NAMESPACE, startDockerSim } from './harness.js';
+import {
+  ctxFor,
+  describeWithDocker,
+  engineOfEnv,
+  envObjects,
+  inputsFor,
+  NAMESPACE,
+  useDockerSim,
+} from './harness.js';
 
-const skip = dockerUnavailable();
 const EXAMPLE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../examples/compose-app');
 
 /**
@@ -20,84 +23,72 @@ const EXAMPLE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '.
  * reports answers through the cluster's network: the simulated ingress controller or load balancer, a
  * Service, the docker host's pod, the compose service.
  */
-describe.skipIf(skip !== undefined)(
-  `exposure of the example project${skip ? ` (skipped: ${skip})` : ''}`,
-  () => {
-    let backend: DockerPodBackend;
-    let sim: KubeSim;
-    let network: SimNetwork;
-    let close: () => Promise<void>;
-    beforeAll(async () => {
-      ({ sim, backend, network, close } = await startDockerSim());
+describeWithDocker('exposure of the example project', () => {
+  const d = useDockerSim();
+
+  const workspace = () => {
+    const wd = mkdtempSync(path.join(tmpdir(), 'example-'));
+    cpSync(EXAMPLE, wd, { recursive: true });
+    return wd;
+  };
+  const engineOf = (envId: string) => {
+    return engineOfEnv(d.sim, d.backend, envId);
+  };
+
+  it('expose: ingress gives a host per published port, and each URL answers with the app', async () => {
+    const inputs = inputsFor(d.sim, {
+      template: bundledTemplate(),
+      workingDirectory: workspace(),
+      readyTimeoutMs: 120_000,
+      expose: 'ingress',
+      domain: 'preview.test',
+      namedUrls: true,
+      tlsSecret: 'preview-wildcard',
     });
-    afterAll(async () => {
-      await close?.();
+    const ctx = { ...ctxFor(51), envId: 'shop-pr-51' };
+    const result = await up(inputs, ctx);
+    expect(result.urls.map((u) => u.url)).toEqual([
+      'https://api-8080-shop-pr-51.preview.test',
+      'https://web-80-shop-pr-51.preview.test',
+    ]);
+    const [api, web] = result.urls;
+    expect((await d.network.fetch(`${web!.url}/index.html`)).body).toContain('Hello from the preview');
+    // web fetched it from api over the compose network; api serves it from the bind-mounted config directory.
+    expect((await d.network.fetch(`${web!.url}/greeting.txt`)).body).toBe('Hello from the api service\n');
+    expect((await d.network.fetch(`${api!.url}/greeting.txt`)).body).toBe('Hello from the api service\n');
+
+    const ingress = d.sim.store.list('networking.k8s.io', 'ingresses', { namespace: NAMESPACE })[0]!;
+    expect(ingress.metadata.labels?.['preevy.dev/env-id']).toBe('shop-pr-51');
+
+    await down(inputs, ctx);
+    expect([...envObjects(d.sim, 'shop-pr-51').keys()]).toEqual([]);
+    // Gone from the ingress controller: plain http, since the host has no certificate any more.
+    expect((await d.network.fetch(`${web!.url.replace('https:', 'http:')}/index.html`)).status).toBe(404);
+  });
+
+  it('expose: loadbalancer reports the address the cluster assigns, on the published ports', async () => {
+    const inputs = inputsFor(d.sim, {
+      template: bundledTemplate(),
+      workingDirectory: workspace(),
+      readyTimeoutMs: 120_000,
+      expose: 'loadbalancer',
     });
-
-    const workspace = () => {
-      const wd = mkdtempSync(path.join(tmpdir(), 'example-'));
-      cpSync(EXAMPLE, wd, { recursive: true });
-      return wd;
-    };
-    const engineOf = (envId: string) => {
-      return engineOfEnv(sim, backend, envId);
-    };
-
-    it('expose: ingress gives a host per published port, and each URL answers with the app', async () => {
-      const inputs = inputsFor(sim, {
-        template: bundledTemplate(),
-        workingDirectory: workspace(),
-        readyTimeoutMs: 120_000,
-        expose: 'ingress',
-        domain: 'preview.test',
-        namedUrls: true,
-        tlsSecret: 'preview-wildcard',
-      });
-      const ctx = { ...ctxFor(51), envId: 'shop-pr-51' };
-      const result = await up(inputs, ctx);
-      expect(result.urls.map((u) => u.url)).toEqual([
-        'https://api-8080-shop-pr-51.preview.test',
-        'https://web-80-shop-pr-51.preview.test',
-      ]);
-      const [api, web] = result.urls;
-      expect((await network.fetch(`${web!.url}/index.html`)).body).toContain('Hello from the preview');
-      // web fetched it from api over the compose network; api serves it from the bind-mounted config directory.
-      expect((await network.fetch(`${web!.url}/greeting.txt`)).body).toBe('Hello from the api service\n');
-      expect((await network.fetch(`${api!.url}/greeting.txt`)).body).toBe('Hello from the api service\n');
-
-      const ingress = sim.store.list('networking.k8s.io', 'ingresses', { namespace: NAMESPACE })[0]!;
-      expect(ingress.metadata.labels?.['preevy.dev/env-id']).toBe('shop-pr-51');
-
-      await down(inputs, ctx);
-      expect([...envObjects(sim, 'shop-pr-51').keys()]).toEqual([]);
-      // Gone from the ingress controller: plain http, since the host has no certificate any more.
-      expect((await network.fetch(`${web!.url.replace('https:', 'http:')}/index.html`)).status).toBe(404);
-    });
-
-    it('expose: loadbalancer reports the address the cluster assigns, on the published ports', async () => {
-      const inputs = inputsFor(sim, {
-        template: bundledTemplate(),
-        workingDirectory: workspace(),
-        readyTimeoutMs: 120_000,
-        expose: 'loadbalancer',
-      });
-      const ctx = { ...ctxFor(52), envId: 'shop-pr-52' };
-      const result = await up(inputs, ctx);
-      const svc = sim.store
-        .list('', 'services', { namespace: NAMESPACE, labelSelector: 'preevy.dev/env-id=shop-pr-52' })
-        .find((s) => (s.spec as { type?: string }).type === 'LoadBalancer')!;
-      const address = (svc.status as { loadBalancer: { ingress: Array<{ ip: string }> } }).loadBalancer
-        .ingress[0]!.ip;
-      expect(result.urls.map((u) => [u.service, u.port, u.url])).toEqual([
-        ['api', 8080, `http://${address}:8080`],
-        ['web', 80, `http://${address}:8000`],
-      ]);
-      expect((await network.fetch(`${result.urls[1]!.url}/greeting.txt`)).body).toBe(
-        'Hello from the api service\n',
-      );
-      expect(engineOf('shop-pr-52')).toBeDefined();
-      await down(inputs, ctx);
-      expect(engineOf('shop-pr-52')).toBeUndefined();
-    });
-  },
-);
+    const ctx = { ...ctxFor(52), envId: 'shop-pr-52' };
+    const result = await up(inputs, ctx);
+    const svc = d.sim.store
+      .list('', 'services', { namespace: NAMESPACE, labelSelector: 'preevy.dev/env-id=shop-pr-52' })
+      .find((s) => (s.spec as { type?: string }).type === 'LoadBalancer')!;
+    const address = (svc.status as { loadBalancer: { ingress: Array<{ ip: string }> } }).loadBalancer
+      .ingress[0]!.ip;
+    expect(result.urls.map((u) => [u.service, u.port, u.url])).toEqual([
+      ['api', 8080, `http://${address}:8080`],
+      ['web', 80, `http://${address}:8000`],
+    ]);
+    expect((await d.network.fetch(`${result.urls[1]!.url}/greeting.txt`)).body).toBe(
+      'Hello from the api service\n',
+    );
+    expect(engineOf('shop-pr-52')).toBeDefined();
+    await down(inputs, ctx);
+    expect(engineOf('shop-pr-52')).toBeUndefined();
+  });
+});

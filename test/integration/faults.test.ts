@@ -15,8 +15,8 @@ import { up } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { bundledTemplate, type Inputs } from '../../src/inputs.js';
 import { runWith } from '../../src/main.js';
-import { type ActionRun, runAction } from '../e2e/run-action.js';
-import { type GitHubSim, startGitHubSim } from '../sim/github/index.js';
+import { type ActionRun, runAction } from '../e2e/support.js';
+import type { GitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
 import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
@@ -27,6 +27,7 @@ import {
   inputsFor,
   NAMESPACE,
   startDockerSim,
+  startJobGitHub,
   WEB_PROJECT,
   writeProject,
 } from './harness.js';
@@ -89,13 +90,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
     ({ sim, backend, close: closeKube } = await startDockerSim());
     // The injected secondary limits stand in for the real one: 20 PRs in a few minutes are far busier than any
     // repository, and GitHub's own limit would ask for a minute's wait, which a best-effort comment gives up.
-    gh = await startGitHubSim({ secondaryRateLimit: false });
-    gh.addRepository({ owner: OWNER, repo: REPO });
-    gh.addToken(TOKEN, {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
-    });
+    gh = await startJobGitHub({ owner: OWNER, repo: REPO }, TOKEN, { secondaryRateLimit: false });
     workspace = writeProject(PROJECT, 'faults-');
     // In-process runs report through @actions/core: keep them off a real runner's files.
     for (const k of ['GITHUB_API_URL', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY', 'GITHUB_STATE', 'GITHUB_ENV'])

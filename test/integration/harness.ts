@@ -1,11 +1,13 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { RunContext } from '../../src/commands/run.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/util/log.js';
+import { type GitHubSim, type GitHubSimOptions, startGitHubSim } from '../sim/github/index.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';
@@ -15,7 +17,9 @@ import {
   dockerPodBackend,
 } from '../sim/kubelet/docker/backend.js';
 import type { Engine } from '../sim/kubelet/docker/engines.js';
+import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import { installKubeletEndpoints } from '../sim/kubelet/endpoints.js';
+import { type CapturedLog, captureLog as sharedCaptureLog } from '../unit/support.js';
 
 export const NAMESPACE = 'previews';
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -55,15 +59,16 @@ export async function startSim(): Promise<KubeSim> {
  * certificate; `backendOpts`: e.g. which other pods get a network namespace). `close` stops all three, the
  * network first (it dials the engines).
  */
-export async function startDockerSim(
-  networkOpts: NetworkOptions = {},
-  backendOpts: DockerPodBackendOptions = {},
-): Promise<{
+export interface DockerSim {
   sim: KubeSim;
   backend: DockerPodBackend;
   network: SimNetwork;
   close(): Promise<void>;
-}> {
+}
+export async function startDockerSim(
+  networkOpts: NetworkOptions = {},
+  backendOpts: DockerPodBackendOptions = {},
+): Promise<DockerSim> {
   const backend = dockerPodBackend(backendOpts);
   const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
   installKubeletEndpoints(sim, backend);
@@ -124,19 +129,11 @@ export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
   };
 }
 
-export interface CapturedLog extends Log {
-  lines: string[];
-}
+export type { CapturedLog } from '../unit/support.js';
+export { hasCompose, type Recorded, type RecordedRequest, recorded } from '../unit/support.js';
 
-export function captureLog(): CapturedLog {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => void lines.push(m),
-    warning: (m) => void lines.push(`warning: ${m}`),
-    debug: () => {},
-  };
-}
+/** A log of info and warning lines as the action writes them (debug lines dropped). */
+export const captureLog = (): CapturedLog => sharedCaptureLog({ tagInfo: false, debug: false });
 
 export function ctxFor(prNumber: number, log: Log = captureLog()): RunContext {
   const event: EventInfo = {
@@ -241,4 +238,46 @@ export function engineOfEnv(sim: KubeSim, backend: DockerPodBackend, envId: stri
     .list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` })
     .find((p) => !p.metadata.deletionTimestamp);
   return pod && backend.engineFor(`${NAMESPACE}/${pod.metadata.name}`);
+}
+
+/** Why the Docker suites cannot run here (no root, no dockerd...), or undefined when they can. */
+export const dockerSkip = dockerUnavailable();
+
+/** A describe of the Docker suites: skipped, saying why in its title, where Docker engines cannot run. */
+export function describeWithDocker(title: string, fn: () => void): void {
+  describe.skipIf(dockerSkip !== undefined)(`${title}${dockerSkip ? ` (skipped: ${dockerSkip})` : ''}`, fn);
+}
+
+/**
+ * A Docker simulator (startDockerSim) for the enclosing describe: started before its tests, closed after them.
+ * Its fields are there once the tests run.
+ */
+export function useDockerSim(...args: Parameters<typeof startDockerSim>): DockerSim {
+  const d = {} as DockerSim;
+  beforeAll(async () => {
+    Object.assign(d, await startDockerSim(...args));
+  });
+  afterAll(async () => {
+    await d.close?.();
+  });
+  return d;
+}
+
+/**
+ * A GitHub simulator holding the repository and the Actions job's installation token `token`, with the
+ * permissions the README's workflow grants it (contents: read; pull-requests and deployments: write).
+ */
+export async function startJobGitHub(
+  repository: { owner: string; repo: string },
+  token: string,
+  opts: GitHubSimOptions = {},
+): Promise<GitHubSim> {
+  const gh = await startGitHubSim(opts);
+  gh.addRepository(repository);
+  gh.addToken(token, {
+    login: 'github-actions[bot]',
+    kind: 'installation',
+    permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
+  });
+  return gh;
 }

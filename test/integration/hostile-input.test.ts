@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import type { KubeSim } from '../sim/kube/index.js';
 import {
   ctxFor,
   expectRejects,
+  hasCompose,
   inputsFor,
   NAMESPACE,
   startSim,
@@ -18,15 +18,6 @@ import {
   templateText,
   userObjects,
 } from './harness.js';
-
-const hasCompose = (() => {
-  try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** A PR's compose project next to a runner "home" holding a kubeconfig, the way a checkout sits on a runner. */
 function runnerWorkspace(files: Record<string, string>, links: Record<string, string> = {}) {

@@ -11,21 +11,11 @@ import { waitForRollout } from '../../src/environment/wait.js';
 import { errorMessage, IdentityError, InputError, KubeApiError, ReadinessError } from '../../src/errors.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import type { Log } from '../../src/util/log.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
+import { captureLog } from './harness.js';
 
 const NS = 'kube-module';
 const FM = 'preevy-kube-action';
-
-function captureLog(): Log & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => void lines.push(m),
-    warning: (m) => void lines.push(`warning: ${m}`),
-    debug: () => {},
-  };
-}
 
 function labels(envId: string, id: string, extra: Record<string, string> = {}): Record<string, string> {
   return {

@@ -1,16 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { errorMessage } from '../../src/errors.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
 import { type FarServer, startFarServer } from '../sim/kubelet/docker/far-server.js';
-import { dockerUnavailable, tcp } from '../sim/kubelet/docker/support.js';
-import { ctxFor, engineOfEnv, expectRejects, inputsFor, startDockerSim, writeProject } from './harness.js';
+import { tcp } from '../sim/kubelet/docker/support.js';
+import {
+  ctxFor,
+  describeWithDocker,
+  engineOfEnv,
+  expectRejects,
+  inputsFor,
+  useDockerSim,
+  writeProject,
+} from './harness.js';
 
-const skip = dockerUnavailable();
 const POD_MTU = 1400;
 const BYTES = 4 * 1024 * 1024;
 
@@ -19,22 +24,18 @@ const BYTES = 4 * 1024 * 1024;
  * path-MTU discovery is blocked, builds and pulls stall. Here the pod network's MTU is 1400 and the server is
  * beyond a hop that drops the oversized packets and the ICMP that would report them (far-server.ts).
  */
-describe.skipIf(skip !== undefined)(`a pod network below 1500${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let backend: DockerPodBackend;
-  let sim: KubeSim;
-  let close: () => Promise<void>;
+describeWithDocker('a pod network below 1500', () => {
+  const d = useDockerSim({}, { podMtu: POD_MTU });
   let server: FarServer;
   beforeAll(async () => {
     server = await startFarServer('test/far-server', BYTES);
-    ({ sim, backend, close } = await startDockerSim({}, { podMtu: POD_MTU }));
   });
   afterAll(async () => {
-    await close?.();
     await server?.stop();
   });
 
   const engineOf = (envId: string) => {
-    return engineOfEnv(sim, backend, envId);
+    return engineOfEnv(d.sim, d.backend, envId);
   };
   // A download in a build step (4 MiB: well under a second when it flows); a stalled one is stopped by
   // `timeout` (exit 143) instead of hanging the build. Not `wget -T`: busybox 1.35's crashes with it.
@@ -45,7 +46,7 @@ describe.skipIf(skip !== undefined)(`a pod network below 1500${skip ? ` (skipped
     });
 
   it('with the bundled template, a large download inside a docker build completes, and compose networks use the pod MTU', async () => {
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: project(),
       readyTimeoutMs: 60_000,
@@ -67,7 +68,7 @@ describe.skipIf(skip !== undefined)(`a pod network below 1500${skip ? ` (skipped
 
   it('a template that leaves dockerd at MTU 1500 stalls on the same download (the simulator reproduces the issue)', async () => {
     // The test template is written like Preevy's: dockerd with no MTU flag.
-    const inputs = inputsFor(sim, { workingDirectory: project(), readyTimeoutMs: 60_000 });
+    const inputs = inputsFor(d.sim, { workingDirectory: project(), readyTimeoutMs: 60_000 });
     const ctx = { ...ctxFor(72), envId: 'shop-pr-72' };
     const err = await expectRejects(up(inputs, ctx));
     expect(errorMessage(err)).toMatch(/docker compose build failed/);

@@ -1,17 +1,21 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import { bundledTemplate } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
-import { dockerUnavailable, httpGet, tcp } from '../sim/kubelet/docker/support.js';
-import { captureLog, ctxFor, engineOfEnv, inputsFor, startDockerSim, writeProject } from './harness.js';
-
-const skip = dockerUnavailable();
+import { httpGet, tcp } from '../sim/kubelet/docker/support.js';
+import {
+  captureLog,
+  ctxFor,
+  describeWithDocker,
+  engineOfEnv,
+  inputsFor,
+  useDockerSim,
+  writeProject,
+} from './harness.js';
 
 /**
  * web serves a bind-mounted directory; conf reads a single-file bind mount once, at start (a configuration),
@@ -59,19 +63,11 @@ function statusOf(host: string, port: number, urlPath: string): Promise<number |
 }
 
 /** A push to the PR reaches the running environment whole, through `up` as the action runs it. */
-describe.skipIf(skip !== undefined)(`a push to a deployed PR${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let backend: DockerPodBackend;
-  let sim: KubeSim;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ sim, backend, close } = await startDockerSim());
-  });
-  afterAll(async () => {
-    await close?.();
-  });
+describeWithDocker('a push to a deployed PR', () => {
+  const d = useDockerSim();
 
   const engineOf = (envId: string) => {
-    const engine = engineOfEnv(sim, backend, envId);
+    const engine = engineOfEnv(d.sim, d.backend, envId);
     if (!engine) throw new Error(`no docker host engine for ${envId}`);
     return engine;
   };
@@ -88,7 +84,7 @@ describe.skipIf(skip !== undefined)(`a push to a deployed PR${skip ? ` (skipped:
   it('removes deleted and renamed files, and recreates only the services whose bind-mounted files changed', async () => {
     const envId = 'shop-pr-41';
     const wd = writeProject(PROJECT);
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,
@@ -144,7 +140,7 @@ describe.skipIf(skip !== undefined)(`a push to a deployed PR${skip ? ` (skipped:
     init: true
 `,
     });
-    const inputs = inputsFor(sim, {
+    const inputs = inputsFor(d.sim, {
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,

@@ -1,36 +1,13 @@
-/**
- * The simulator's pod failures and Pod Security admission against the real recordings (test/fixtures/kube-real-2,
- * copied from the shared set): the fixtures' own requests are sent, and what a client reads back (status,
- * Content-Type, Status message, container states, conditions) is compared with the recorded answers. Pod names
- * are random on both sides: messages are compared with the recorded pod name replaced by the simulator's.
- */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimClient, type SimResponse } from '../sim/kube/http-client.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
+import { recorded } from './harness.js';
 
-const DIR = path.join(import.meta.dirname, '../fixtures/kube-real-2');
 const FAIL_NS = 'kr2-fail';
 const DIND = 'localhost/realkube/dind:bookworm';
 
-interface Fixture {
-  request: {
-    method: string;
-    path: string;
-    query: Record<string, string>;
-    headers: Record<string, string>;
-    body: unknown;
-  };
-  // biome-ignore lint/suspicious/noExplicitAny: recorded JSON, compared field by field
-  response: { status: number; headers: Record<string, string>; body: any };
-}
-
-function fixture(num: string): Fixture {
-  const file = readdirSync(DIR).find((f) => f.startsWith(`${num}-`));
-  if (!file) throw new Error(`no fixture ${num}`);
-  return JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as Fixture;
-}
+// biome-ignore lint/suspicious/noExplicitAny: recorded JSON, compared field by field
+const fixture = (num: string) => recorded<any>(num, 'kube-real-2');
 
 describe('simulator: pod failures and Pod Security as recorded', () => {
   let sim: KubeSim;

@@ -13,23 +13,16 @@ import { parseAllDocuments } from 'yaml';
 import { SimClient } from '../sim/kube/http-client.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
+import type { Recorded, RecordedRequest } from './harness.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/kube-real-2');
 const NS = 'kr2-rbac';
 const SA_USER = `system:serviceaccount:${NS}:preevy-kube-action`;
 
-interface Fixture {
+// biome-ignore lint/suspicious/noExplicitAny: recorded bodies are free-form JSON
+interface Fixture extends Recorded<any> {
   file: string;
-  request: {
-    method: string;
-    path: string;
-    query: Record<string, string>;
-    headers: Record<string, string>;
-    body: unknown;
-    auth: string;
-  };
-  // biome-ignore lint/suspicious/noExplicitAny: recorded bodies are free-form JSON
-  response: { status: number; headers: Record<string, string>; body: any };
+  request: RecordedRequest & { auth: string };
 }
 
 const fixtures = new Map<number, Fixture>();

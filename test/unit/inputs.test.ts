@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { bundledTemplate, getInputs, requireUpFiles } from '../../src/inputs.js';
 import { parseDuration } from '../../src/util/duration.js';
+import { thrownBy } from './support.js';
 
 const KUBECONFIG =
   'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
@@ -13,15 +14,7 @@ function source(values: Record<string, string>) {
   return (name: string) => values[name] ?? '';
 }
 
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error('expected an InputError');
-}
+const inputError = (fn: () => unknown): InputError => thrownBy(InputError, fn);
 
 describe('getInputs', () => {
   it('applies the documented defaults', () => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,15 +15,7 @@ import { checkUploadRoots, planUpload } from '../../../src/compose/upload.js';
 import { ActionError, InputError } from '../../../src/errors.js';
 import { getInputs } from '../../../src/inputs.js';
 import { noopLog } from '../../../src/util/log.js';
-
-const hasCompose = (() => {
-  try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { hasCompose, thrownBy } from '../support.js';
 
 /** A working directory (real path) with files and symlinks, and a runner "home" outside it with a kubeconfig. */
 function workspace(files: Record<string, string> = {}, links: Record<string, string> = {}) {
@@ -45,15 +36,7 @@ function workspace(files: Record<string, string> = {}, links: Record<string, str
   return { wd, home };
 }
 
-function thrown(fn: () => unknown): ActionError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ActionError);
-    return err as ActionError;
-  }
-  throw new Error('expected an ActionError');
-}
+const thrown = (fn: () => unknown): ActionError => thrownBy(ActionError, fn);
 
 async function rejected(p: Promise<unknown>): Promise<ActionError> {
   const err = await p.then(
