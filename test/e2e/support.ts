@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -109,12 +109,15 @@ export async function runAction(args: {
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return {
+  const run = {
     code,
     stdout,
     outputs: parseOutputs(readFileSync(outputFile, 'utf8')),
     summary: readFileSync(summaryFile, 'utf8'),
   };
+  // The run's event, outputs and RUNNER_TEMP (and its workspace when the test gave none): hundreds per suite.
+  rmSync(dir, { recursive: true, force: true });
+  return run;
 }
 
 /** Runs `node ARGS` from the action's root as a user would; gives its exit code and all it printed, interleaved. */
