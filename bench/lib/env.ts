@@ -1,12 +1,8 @@
-/**
- * The cluster the benchmarks run against: the Kubernetes API simulator with a docker-host Deployment whose
- * pod is a real Docker engine (test/sim/kubelet/docker), as the bundled template would create it.
- */
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../../src/environment/pods.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import { execInPod } from '../../src/kube/stream/exec.js';
+import { textSink } from '../../src/util/sink.js';
 import { NAMESPACE, startDockerSim } from '../../test/integration/harness.js';
 import type { DockerPodBackend } from '../../test/sim/kubelet/docker/backend.js';
 import type { Engine } from '../../test/sim/kubelet/docker/engines.js';
@@ -65,19 +61,6 @@ export const dockerHostDeployment = (name: string, instance: string) => ({
   },
 });
 
-function collector(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  };
-}
-
 export async function startBenchEnv(): Promise<BenchEnv> {
   const docker = await startDockerSim();
   let client: KubeClient | undefined;
@@ -102,7 +85,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       backend: docker.backend,
       actionKubeconfig: docker.sim.kubeconfig(),
       async sh(script, ...args) {
-        const out = collector();
+        const out = textSink();
         const r = await execInPod(c, {
           namespace: NAMESPACE,
           pod: pod.name,

@@ -2,7 +2,7 @@
  * What the docker host keeps of past deploys, next to the uploaded files: the manifest of the last upload, the
  * fingerprint of the last successful deploy (compose/fingerprint.ts) and the changes uploaded since (compose/sync.ts).
  */
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
 import type { PreparedCompose } from '../compose/prepare.js';
 import type { Manifest, UploadPlan } from '../compose/upload.js';
@@ -12,6 +12,7 @@ import type { KubeClient } from '../kube/client.js';
 import { retryOpening } from '../kube/retry.js';
 import { type ExecResult, execInPod } from '../kube/stream/exec.js';
 import type { Log } from '../util/log.js';
+import { textSink } from '../util/sink.js';
 
 export const MANIFEST = '.preevy-upload-manifest.json';
 /**
@@ -19,18 +20,6 @@ export const MANIFEST = '.preevy-upload-manifest.json';
  * after its upload leaves them for the next one, whose services bound to them must still be recreated.
  */
 export const PENDING = '.preevy-changed.json';
-function collect(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  };
-}
 
 /** The fingerprint of a successful deploy, for the next `up` to compare with. Best-effort. */
 export async function recordDeploy(
@@ -70,12 +59,12 @@ export async function readDeployState(
   dir: string,
   log: Log,
 ): Promise<{ manifest?: Manifest; stamp?: string; pending?: string[] }> {
-  let out = collect();
+  let out = textSink();
   try {
     await retryOpening(
       `read ${dir}/${MANIFEST} in pod ${pod.name}`,
       () => {
-        out = collect();
+        out = textSink();
         return shInPod(client, namespace, pod, {
           script:
             'cat "$1/$2" 2>/dev/null; printf "$4"; cat "$1/$3" 2>/dev/null; printf "$4"; cat "$1/$5" 2>/dev/null; exit 0',

@@ -5,7 +5,7 @@ import { errors } from '../errors.js';
 import { enforcePodSecurity } from '../podsecurity.js';
 import { apiVersionOf } from '../resources.js';
 import { canonicalize } from '../store.js';
-import type { ResourceType } from '../types.js';
+import type { ResourceType, SimObject } from '../types.js';
 import {
   checkNamespace,
   confirmRbac,
@@ -72,7 +72,7 @@ export function create(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Re
 }
 
 export function replace(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Reply {
-  let obj = decodeObject(api, t, p, decode(ctx, true));
+  const obj = decodeObject(api, t, p, decode(ctx, true));
   if (obj.metadata.name !== p.name) {
     throw errors.badRequest(
       `the name of the object (${obj.metadata.name ?? ''}) does not match the name on the URL (${p.name})`,
@@ -82,23 +82,7 @@ export function replace(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): R
   if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== existing.metadata.resourceVersion) {
     throw errors.conflict(t.group, t.resource, p.name as string);
   }
-  obj = unknownFields(api, ctx, t, obj);
-  obj = defaults(api, obj);
-  confirmRbac(api, ctx, t, p, obj, existing);
-  validate(api, t, obj, existing);
-  podSecurityWarning(api, ctx, obj);
-  obj = api.deps.codecs.recordUpdate({
-    old: existing,
-    updated: obj,
-    manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
-    apiVersion: apiVersionOf(t),
-    now: now(api),
-    schemas: api.deps.codecs.schemas,
-    operation: 'Update',
-  });
-  goSerialize(t, obj);
-  if (dryRun(ctx)) return { status: 200, body: canonicalize(obj) };
-  return { status: 200, body: api.deps.store.update(obj) };
+  return update(api, ctx, t, p, existing, obj);
 }
 
 export function patch(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Reply {
@@ -115,14 +99,26 @@ export function patch(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Rep
     ]);
   }
   const existing = mustGet(api, t, p);
-  let obj = applyPatch(api, ctx, t, kind, existing);
+  const obj = applyPatch(api, ctx, t, kind, existing);
   if (!isObject(obj) || !isObject(obj.metadata))
     throw errors.badRequest('the patch produced an invalid object');
   obj.metadata.name = existing.metadata.name;
   if (t.namespaced) obj.metadata.namespace = existing.metadata.namespace;
   obj.apiVersion = existing.apiVersion;
   obj.kind = existing.kind;
-  obj = unknownFields(api, ctx, t, obj);
+  return update(api, ctx, t, p, existing, obj);
+}
+
+/** The rest of an update, after a replace or a patch made the new object: admission, RBAC, validation, store. */
+function update(
+  api: Api,
+  ctx: Ctx,
+  t: ResourceType,
+  p: ResourcePath,
+  existing: SimObject,
+  updated: SimObject,
+): Reply {
+  let obj = unknownFields(api, ctx, t, updated);
   obj = defaults(api, obj);
   confirmRbac(api, ctx, t, p, obj, existing);
   validate(api, t, obj, existing);
@@ -130,7 +126,7 @@ export function patch(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Rep
   obj = api.deps.codecs.recordUpdate({
     old: existing,
     updated: obj,
-    manager: fieldManagerFor(ctx.req, q),
+    manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
     apiVersion: apiVersionOf(t),
     now: now(api),
     schemas: api.deps.codecs.schemas,

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { KubeApiError } from '../../../../src/errors.js';
@@ -21,6 +21,7 @@ import {
   lengthPrefixedCommand,
 } from '../../../../src/kube/stream/exec.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../../src/kube/stream/websocket.js';
+import { textSink } from '../../../../src/util/sink.js';
 import { simCerts } from '../../../sim/kube/certs.js';
 import { shapeWire } from '../../../sim/kubelet/wire.js';
 import { closeFakeApi, describeWireModes, pauseReading, serveFakeApi } from '../../support.js';
@@ -152,26 +153,13 @@ afterAll(async () => {
   await closeFakeApi(wss, [server], client);
 });
 
-function collect(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  };
-}
-
 const base = { namespace: 'ns', pod: 'web-1', container: 'docker' };
 
 /** How the fake server shapes its frames in the run under way. */
 const wire = describeWireModes(() => {
   describe('execInPod', () => {
     it('runs echo over v5 and returns exit 0', async () => {
-      const out = collect();
+      const out = textSink();
       const r = await execInPod(client, { ...base, command: ['echo', 'hello'], stdout: out.stream });
       expect(r).toMatchObject({ exitCode: 0, protocol: PROTOCOL_V5 });
       expect(out.text()).toBe('hello\n');
@@ -181,7 +169,7 @@ const wire = describeWireModes(() => {
     });
 
     it('streams stdin and sends the v5 close frame; output continues after it', async () => {
-      const out = collect();
+      const out = textSink();
       const r = await execInPod(client, {
         ...base,
         command: ['cat'],
@@ -207,7 +195,7 @@ const wire = describeWireModes(() => {
       onSlowReaderPause = () => {
         readWhilePaused = offset;
       };
-      const out = collect();
+      const out = textSink();
       try {
         const r = await execInPod(client, {
           ...base,
@@ -226,7 +214,7 @@ const wire = describeWireModes(() => {
     });
 
     it('returns the exit code and stderr of a failing command', async () => {
-      const err = collect();
+      const err = textSink();
       const r = await execInPod(client, {
         ...base,
         command: ['sh', '-c', 'echo err >&2; exit 3'],
@@ -261,7 +249,7 @@ const wire = describeWireModes(() => {
     });
 
     it('on v4 runs a length-prefixed command with stdinLength', async () => {
-      const out = collect();
+      const out = textSink();
       const payload = Buffer.from('hello v4');
       const r = await execInPod(client, {
         ...base,
