@@ -65,7 +65,7 @@ class PodWriter {
     }
   }
 
-  private flush(): void {
+  flush(): void {
     const block = this.block;
     if (!block || this.used === this.start || this.sock.destroyed) return;
     const full = this.used === BLOCK;
@@ -156,7 +156,14 @@ function runPortForward(
 
   ws.on('close', () => {
     closed = true;
-    for (const s of sockets) s?.destroy();
+    // The kubelet's copy loop has written what the client sent before its close: the pod gets those bytes, then
+    // the end of the stream (FIN), and the connection goes once the pod closes its side, or after a grace.
+    for (const s of sockets) {
+      if (!s || s.destroyed) continue;
+      writers.get(s)?.flush();
+      s.end();
+      setTimeout(() => s.destroy(), 2000).unref();
+    }
   });
   ws.on('error', () => {});
 
