@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
  * frames cut and grouped at random across reads (test/sim/kubelet/wire.ts): a real cluster's framing varies from
  * open to open, and a client that depends on one grouping breaks on real clusters (two lost bytes per connection).
  */
-const WIRE_SENSITIVE = ['test/integration/bridge.test.ts', 'test/integration/bad-docker-host.test.ts'];
+const WIRE_SENSITIVE = ['test/cluster/bridge.test.ts', 'test/integration/bad-docker-host.test.ts'];
 
 export default defineConfig({
   test: {
@@ -22,6 +22,9 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      // The suites that drive a cluster through test/cluster/fixture.ts: the in-process simulator here;
+      // `npm run test:cluster` runs them against the cluster PREVIEW_TEST_KUBECONFIG names.
+      { extends: true, test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'] } },
       { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'] } },
       {
         extends: true,

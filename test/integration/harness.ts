@@ -8,17 +8,13 @@ import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
 import type { Log } from '../../src/util/log.js';
 import { type GitHubSim, type GitHubSimOptions, startGitHubSim } from '../sim/github/index.js';
+import { type DockerSim, startDockerSim as startSimCluster } from '../sim/cluster.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
-import { installNetwork, type NetworkOptions, type SimNetwork } from '../sim/kube/network/index.js';
+import type { NetworkOptions } from '../sim/kube/network/index.js';
 import type { SimObject } from '../sim/kube/types.js';
-import {
-  type DockerPodBackend,
-  type DockerPodBackendOptions,
-  dockerPodBackend,
-} from '../sim/kubelet/docker/backend.js';
+import type { DockerPodBackend, DockerPodBackendOptions } from '../sim/kubelet/docker/backend.js';
 import type { Engine } from '../sim/kubelet/docker/engines.js';
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { installKubeletEndpoints } from '../sim/kubelet/endpoints.js';
 import { type CapturedLog, captureLog as sharedCaptureLog } from '../unit/support.js';
 
 export const NAMESPACE = 'previews';
@@ -54,37 +50,15 @@ export async function startSim(): Promise<KubeSim> {
 
 /**
  * A simulator whose docker-host pods are real Docker engines, with the kubelet's exec and port-forward
- * endpoints: what the Docker bridge needs; and its network (ingress controller, load balancers) reaching the
- * pods at their pod-network address (`networkOpts`: its IngressClass name, load-balancer delay, default
- * certificate; `backendOpts`: e.g. which other pods get a network namespace). `close` stops all three, the
- * network first (it dials the engines).
+ * endpoints and its network (../sim/cluster.ts), holding the tests' namespace.
  */
-export interface DockerSim {
-  sim: KubeSim;
-  backend: DockerPodBackend;
-  network: SimNetwork;
-  close(): Promise<void>;
-}
-export async function startDockerSim(
+export function startDockerSim(
   networkOpts: NetworkOptions = {},
   backendOpts: DockerPodBackendOptions = {},
 ): Promise<DockerSim> {
-  const backend = dockerPodBackend(backendOpts);
-  const sim = await startKubeSim({ namespaces: [NAMESPACE], podBackend: backend });
-  installKubeletEndpoints(sim, backend);
-  // Services and Ingresses reach the pod at its address on the pod network, not through its loopback.
-  const network = await installNetwork(sim, (pod, port) => backend.dial(pod, port), networkOpts);
-  return {
-    sim,
-    backend,
-    network,
-    close: async () => {
-      await network.close();
-      await sim.close();
-      await backend.close();
-    },
-  };
+  return startSimCluster({ namespaces: [NAMESPACE], network: networkOpts, backend: backendOpts });
 }
+export type { DockerSim } from '../sim/cluster.js';
 
 /** A copy of a test template with text replaced, so a test can change a template between two runs. */
 export function template(name: string, replace: Record<string, string> = {}): string {
@@ -106,10 +80,15 @@ export function templateText(text: string, name = 'inline.yaml.njk'): string {
 }
 
 export function inputsFor(sim: KubeSim, over: Partial<Inputs> = {}): Inputs {
+  return inputsWith(sim.kubeconfig({ namespace: NAMESPACE }), NAMESPACE, over);
+}
+
+/** The inputs of `up`/`down` for a kubeconfig and namespace: the full test template, no compose project. */
+export function inputsWith(kubeconfig: string, namespace: string, over: Partial<Inputs> = {}): Inputs {
   return {
-    kubeconfig: sim.kubeconfig({ namespace: NAMESPACE }),
+    kubeconfig,
     allowKubeconfigExec: false,
-    namespace: NAMESPACE,
+    namespace,
     template: template('full.yaml.njk'),
     serverSideApply: true,
     readyTimeoutMs: 20_000,

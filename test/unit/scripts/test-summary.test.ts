@@ -10,11 +10,14 @@ import { describe, expect, it } from 'vitest';
 
 const SCRIPT = path.join(import.meta.dirname, '../../../scripts/test-summary.mjs');
 
-function summary(report: object | undefined) {
+function summary(...reports: Array<object | undefined>) {
   const dir = mkdtempSync(path.join(tmpdir(), 'summary-'));
-  const file = path.join(dir, 'report.json');
-  if (report) writeFileSync(file, JSON.stringify(report));
-  const r = spawnSync(process.execPath, [SCRIPT, file], { encoding: 'utf8' });
+  const files = reports.map((report, i) => {
+    const file = path.join(dir, `report-${i}.json`);
+    if (report) writeFileSync(file, JSON.stringify(report));
+    return file;
+  });
+  const r = spawnSync(process.execPath, [SCRIPT, ...files], { encoding: 'utf8' });
   return { status: r.status, last: r.stdout.trimEnd().split('\n').at(-1), stderr: r.stderr };
 }
 
@@ -51,6 +54,19 @@ describe('test summary', () => {
     const none = summary(undefined);
     expect(none).toMatchObject({ status: 1, last: 'tests: 0 passed, 0 failed, 0 skipped' });
     expect(none.stderr).toMatch(/did not run/);
+  });
+
+  it('adds up several runs (npm test and the cluster suites), and fails if any ran nothing or failed', () => {
+    expect(summary(report(700, 0, 1), report(18, 0, 1))).toMatchObject({
+      status: 0,
+      last: 'tests: 718 passed, 0 failed, 2 skipped',
+    });
+    expect(summary(report(700, 0, 1), report(17, 1, 1))).toMatchObject({
+      status: 1,
+      last: 'tests: 717 passed, 1 failed, 2 skipped',
+    });
+    expect(summary(report(700, 0, 1), undefined).status).toBe(1);
+    expect(summary(report(700, 0, 1), report(0, 0, 4)).status).toBe(1);
   });
 
   it('.ci/run ends with the summary of the README test command', () => {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import { ctxFor, envObjects, inputsFor, NAMESPACE, startSim, template, userObjects } from './harness.js';
+import { ctxFor, template } from '../integration/harness.js';
+import { inputsOn, useCluster } from './fixture.js';
 
 const RENDERED = ['ConfigMap', 'Deployment', 'Secret', 'Service', 'ServiceAccount'];
 
@@ -20,26 +20,20 @@ function snapshot(
 describe.each([
   ['server-side apply', true],
   ['client-side apply', false],
-])('up and down with %s', (_label, serverSideApply) => {
-  let sim: KubeSim;
-  beforeAll(async () => {
-    sim = await startSim();
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
+])('up and down with %s', (label, serverSideApply) => {
+  const c = useCluster({ suite: `lifecycle ${label}` });
 
   it('first up creates exactly the rendered objects, labelled and annotated', async () => {
     const ctx = ctxFor(1);
-    const result = await up(inputsFor(sim, { serverSideApply }), ctx);
+    const result = await up(inputsOn(c, { serverSideApply }), ctx);
     expect(result.created).toBe(true);
     expect(result.id).toMatch(/^shop-pr-1-[a-z0-9]{5}$/);
 
-    const objs = envObjects(sim, 'shop-pr-1');
+    const objs = await c.envObjects('shop-pr-1');
     expect([...objs.keys()].map((k) => k.split('/')[0]).sort()).toEqual(RENDERED);
-    expect([...userObjects(sim).keys()].sort()).toEqual([...objs.keys()].sort());
+    expect([...(await c.userObjects()).keys()].sort()).toEqual([...objs.keys()].sort());
     for (const [ref, o] of objs) {
-      expect(o.metadata.namespace, ref).toBe(NAMESPACE);
+      expect(o.metadata.namespace, ref).toBe(c.namespace);
       expect(o.metadata.name.startsWith(result.id), ref).toBe(true);
       expect(o.metadata.labels, ref).toMatchObject({
         'preevy.dev/env-id': 'shop-pr-1',
@@ -62,33 +56,30 @@ describe.each([
     ]);
     // The docker host is ready, and its pods carry the environment's labels too.
     expect(host?.status?.availableReplicas).toBe(1);
-    const pods = sim.store.list('', 'pods', {
-      namespace: NAMESPACE,
-      labelSelector: `preevy.dev/instance=${result.id}`,
-    });
+    const pods = await c.pods(`preevy.dev/instance=${result.id}`);
     expect(pods).toHaveLength(1);
   });
 
   it('a second up of the same PR reuses the id and changes nothing', async () => {
-    const before = snapshot(envObjects(sim, 'shop-pr-1'));
-    const host = [...envObjects(sim, 'shop-pr-1').values()].find((o) => o.kind === 'Deployment');
-    const result = await up(inputsFor(sim, { serverSideApply }), ctxFor(1));
+    const before = snapshot(await c.envObjects('shop-pr-1'));
+    const host = [...(await c.envObjects('shop-pr-1')).values()].find((o) => o.kind === 'Deployment');
+    const result = await up(inputsOn(c, { serverSideApply }), ctxFor(1));
     expect(result.created).toBe(false);
     expect(result.id).toBe(host?.metadata.labels?.['preevy.dev/instance']);
-    expect(snapshot(envObjects(sim, 'shop-pr-1'))).toEqual(before);
+    expect(snapshot(await c.envObjects('shop-pr-1'))).toEqual(before);
   });
 
   it('a changed template rolls the Deployment in place and keeps the id', async () => {
-    const before = envObjects(sim, 'shop-pr-1');
+    const before = await c.envObjects('shop-pr-1');
     const hostBefore = [...before.values()].find((o) => o.kind === 'Deployment')!;
     const result = await up(
-      inputsFor(sim, {
+      inputsOn(c, {
         serverSideApply,
         template: template('full.yaml.njk', { 'revision: "1"': 'revision: "2"' }),
       }),
       ctxFor(1),
     );
-    const after = envObjects(sim, 'shop-pr-1');
+    const after = await c.envObjects('shop-pr-1');
     const hostAfter = after.get(`Deployment/${result.dockerHost}`)!;
     expect(result.id).toBe(hostBefore.metadata.labels?.['preevy.dev/instance']);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
@@ -104,50 +95,45 @@ describe.each([
       const ref = [...before.keys()].find((k) => k.startsWith(`${kind}/`))!;
       expect(after.get(ref)?.metadata.uid, ref).toBe(before.get(ref)?.metadata.uid);
     }
-    const pods = sim.store.list('', 'pods', {
-      namespace: NAMESPACE,
-      labelSelector: `preevy.dev/instance=${result.id}`,
-    });
-    expect(pods.filter((p) => !p.metadata.deletionTimestamp)).toHaveLength(1);
+    expect(await c.livePods(`preevy.dev/instance=${result.id}`)).toHaveLength(1);
   });
 
   it('down removes every object of the environment and nothing of its neighbours', async () => {
-    await up(inputsFor(sim, { serverSideApply }), ctxFor(2));
-    await up(inputsFor(sim, { serverSideApply }), ctxFor(3));
+    await up(inputsOn(c, { serverSideApply }), ctxFor(2));
+    await up(inputsOn(c, { serverSideApply }), ctxFor(3));
     // An unlabelled object and a neighbour's objects must survive.
-    sim.store.create({
+    await c.create({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: 'unrelated', namespace: NAMESPACE } as never,
+      metadata: { name: 'unrelated' },
       data: { keep: 'me' },
     });
     const neighbours = {
-      ...snapshot(envObjects(sim, 'shop-pr-1')),
-      ...snapshot(envObjects(sim, 'shop-pr-3')),
+      ...snapshot(await c.envObjects('shop-pr-1')),
+      ...snapshot(await c.envObjects('shop-pr-3')),
     };
-    const everythingBefore = [...userObjects(sim).keys()].sort();
-    const doomed = [...envObjects(sim, 'shop-pr-2').keys()];
+    const everythingBefore = [...(await c.userObjects()).keys()].sort();
+    const doomed = [...(await c.envObjects('shop-pr-2')).keys()];
     expect(doomed).toHaveLength(5);
 
-    const result = await down(inputsFor(sim, { serverSideApply }), ctxFor(2));
+    const result = await down(inputsOn(c, { serverSideApply }), ctxFor(2));
     expect(result.deleted.sort()).toEqual(doomed.sort());
-    expect(envObjects(sim, 'shop-pr-2').size).toBe(0);
-    expect([...userObjects(sim).keys()].sort()).toEqual(everythingBefore.filter((k) => !doomed.includes(k)));
-    expect({ ...snapshot(envObjects(sim, 'shop-pr-1')), ...snapshot(envObjects(sim, 'shop-pr-3')) }).toEqual(
-      neighbours,
+    expect((await c.envObjects('shop-pr-2')).size).toBe(0);
+    expect([...(await c.userObjects()).keys()].sort()).toEqual(
+      everythingBefore.filter((k) => !doomed.includes(k)),
     );
+    expect({
+      ...snapshot(await c.envObjects('shop-pr-1')),
+      ...snapshot(await c.envObjects('shop-pr-3')),
+    }).toEqual(neighbours);
     // Garbage collection took the docker host's ReplicaSets and Pods with it.
-    const leftovers = sim.store.list('', 'pods', {
-      namespace: NAMESPACE,
-      labelSelector: 'preevy.dev/env-id=shop-pr-2',
-    });
-    expect(leftovers).toHaveLength(0);
+    expect(await c.pods('preevy.dev/env-id=shop-pr-2')).toHaveLength(0);
   });
 
   it('a second down, and a down of an environment that never existed, succeed with nothing to do', async () => {
-    const before = [...userObjects(sim).keys()].sort();
-    expect((await down(inputsFor(sim, { serverSideApply }), ctxFor(2))).deleted).toEqual([]);
-    expect((await down(inputsFor(sim, { serverSideApply }), ctxFor(99))).deleted).toEqual([]);
-    expect([...userObjects(sim).keys()].sort()).toEqual(before);
+    const before = [...(await c.userObjects()).keys()].sort();
+    expect((await down(inputsOn(c, { serverSideApply }), ctxFor(2))).deleted).toEqual([]);
+    expect((await down(inputsOn(c, { serverSideApply }), ctxFor(99))).deleted).toEqual([]);
+    expect([...(await c.userObjects()).keys()].sort()).toEqual(before);
   });
 });
