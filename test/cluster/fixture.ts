@@ -64,6 +64,8 @@ export interface TestCluster extends Inspection {
   token: string;
   /** cluster-admin, for the checks and the set-up a test does beside the action. */
   admin: KubeClient;
+  /** Its kubeconfig, for a test of what only an identity that may read namespaces sees. */
+  adminKubeconfig: string;
   /** The environment's docker host, through a port-forward. */
   reach: Reach;
   /** Creates an object of a core kind (ConfigMap, Secret...) in the namespace, as cluster-admin. */
@@ -139,6 +141,7 @@ export function useCluster(opts: ClusterOptions): TestCluster {
       token,
       kubeconfig: tokenKubeconfig(adminKubeconfig, token, namespace),
       admin,
+      adminKubeconfig,
       reach: new Reach(admin, namespace),
       create: async (obj: { kind: string; metadata: object }) => {
         await admin.request({

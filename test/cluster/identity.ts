@@ -64,11 +64,15 @@ export async function applyExampleRole(admin: KubeClient, namespace: string): Pr
   }
 }
 
-/** A token of the ServiceAccount through the TokenRequest API, valid for an hour. */
-export async function mintToken(admin: KubeClient, namespace: string): Promise<string> {
+/** A token of the ServiceAccount (the action's by default) through the TokenRequest API, valid for an hour. */
+export async function mintToken(
+  admin: KubeClient,
+  namespace: string,
+  serviceAccount = SERVICE_ACCOUNT,
+): Promise<string> {
   const { body } = await admin.request<{ status: { token: string } }>({
     method: 'POST',
-    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${SERVICE_ACCOUNT}/token`,
+    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
     body: {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',

@@ -4,8 +4,9 @@
  * conditions in the kubelet's order, IPs, container states, restart counts, and core/v1 events with counts.
  *
  * Failure modes:
- * - image in `missingImages`: ErrImageNeverPull for pull policy Never; otherwise ErrImagePull, then
- *   ImagePullBackOff until the next pull attempt (back-off 10s doubling to 300s).
+ * - image in `missingImages`, or from a registry under a reserved name (never resolves, fixtures 074-075):
+ *   ErrImageNeverPull for pull policy Never; otherwise ErrImagePull, then ImagePullBackOff until the next pull
+ *   attempt (back-off 10s doubling to 300s).
  * - image in `crashingImages`, or a rejected `backend.start`: the container runs briefly and exits 1; the first
  *   restart is immediate, later ones wait in CrashLoopBackOff (10s, 20s, ... 300s, as the kubelet does). Between
  *   an exit and the back-off the pod shows `state.terminated` with an identical `lastState.terminated` for a
@@ -128,6 +129,30 @@ function normalizedRef(image: string): string {
   const last = ref.split('/').pop() ?? '';
   if (!last.includes(':') && !ref.includes('@')) ref += ':latest';
   return ref;
+}
+
+/**
+ * The containerd error for a reference that cannot be pulled: a registry under a reserved name (`.invalid`,
+ * RFC 6761: no resolver answers it) fails its lookup, as fixtures 074-075 recorded on a real node; any other missing
+ * image is "not found" at its registry.
+ */
+function pullError(image: string): string {
+  const ref = normalizedRef(image);
+  const [host = '', ...rest] = ref.split('/');
+  if (!unpullable(image)) {
+    return `rpc error: code = NotFound desc = failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${ref}: not found`;
+  }
+  const repoPath = rest.join('/');
+  const tag = repoPath.includes('@') ? repoPath.split('@')[1] : (repoPath.split(':')[1] ?? 'latest');
+  const repo = repoPath.split(/[:@]/)[0];
+  const hostName = host.split(':')[0];
+  return `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": failed to do request: Head "https://${host}/v2/${repo}/manifests/${tag}": dial tcp: lookup ${hostName} on 10.255.255.53:53: no such host`;
+}
+
+/** A registry no resolver answers (names reserved by RFC 2606/6761): the pull fails on any node, untold. */
+function unpullable(image: string): boolean {
+  const host = (normalizedRef(image).split('/')[0] ?? '').split(':')[0] ?? '';
+  return /(^|\.)invalid(\.|$)|\.(example|test)$/.test(host);
 }
 
 function imageIdFor(image: string): string {
@@ -295,7 +320,7 @@ export class Kubelet {
   private ensureImage(pr: PodRt, c: ContainerRt): boolean {
     const image = c.spec.image;
     const policy = pullPolicy(c.spec);
-    const missing = this.behaviour.missingImages.has(image);
+    const missing = this.behaviour.missingImages.has(image) || unpullable(image);
     if (!missing) {
       if (policy === 'Always') {
         this.event(pr, 'Normal', 'Pulling', `Pulling image "${image}"`, c);
@@ -322,8 +347,7 @@ export class Kubelet {
       );
       return false;
     }
-    const ref = normalizedRef(image);
-    const err = `rpc error: code = NotFound desc = failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${ref}: not found`;
+    const err = pullError(image);
     this.event(pr, 'Normal', 'Pulling', `Pulling image "${image}"`, c);
     c.state = { waiting: { reason: 'ErrImagePull', message: err } };
     this.event(pr, 'Warning', 'Failed', `Failed to pull image "${image}": ${err}`, c);

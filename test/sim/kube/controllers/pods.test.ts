@@ -110,6 +110,22 @@ describe.each(STORES)('scheduler and kubelet on %s', (_name, makeStore) => {
     );
   });
 
+  it('fails the pull of an image whose registry does not resolve by itself, with the message of fixtures 074-075', async () => {
+    // Nothing told the simulator: a real node cannot resolve a name under .invalid either.
+    const image = 'registry.invalid.example/team/app:1.0';
+    const { store } = start();
+    const d = failingDeployment('081-fail-img-missing-ssa-create.json');
+    d.spec.template.spec.containers[0].image = image;
+    d.spec.template.spec.containers[0].imagePullPolicy = 'IfNotPresent';
+    store.create(d);
+    const later = await waitFor(
+      () => podsOf(store, 'img-missing').find((p) => waitingReason(p) === 'ImagePullBackOff'),
+      'ImagePullBackOff',
+    );
+    const fxPod = fixture('../kube-real-2/074-fail-img-pull-pod-get.json').response.body;
+    expect(waitingMessage(later)).toBe(fxPod.status.containerStatuses[0].state.waiting.message);
+  });
+
   it('reports a missing image with pull policy IfNotPresent as ErrImagePull, then ImagePullBackOff', async () => {
     const image = 'ghcr.io/example/nope:v1';
     const { store } = start((b) => b.missingImages.add(image));
