@@ -114,10 +114,12 @@ export function useCluster(opts: ClusterOptions): TestCluster {
       c.sim = sim;
       adminKubeconfig = sim.kubeconfig();
     }
+    c.close = stopSim;
     const namespace = suiteNamespace(opts.suite);
     // `default`: connect() checks its namespace exists, and the suite's is made below; every path names its own.
     const admin = await connect({ kubeconfig: adminKubeconfig, namespace: 'default', allowExec: true });
-    const close = async () => {
+    // From here on, whatever fails, the namespace goes (a delete of one never made is a 404, ignored).
+    c.close = async () => {
       try {
         await deleteNamespace(admin, namespace);
       } finally {
@@ -125,7 +127,6 @@ export function useCluster(opts: ClusterOptions): TestCluster {
         await stopSim?.();
       }
     };
-    c.close = close;
     await createNamespace(admin, namespace);
     await applyExampleRole(admin, namespace);
     const token = await mintToken(admin, namespace);
