@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envObjects, NAMESPACE, startSim, userObjects } from '../integration/harness.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import { runAction } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { envObjects, NAMESPACE, userObjects } from '../integration/harness.js';
+import { runAction, useSim } from './support.js';
 
 /** The bundled action, started as the runner starts it, against the Kubernetes API simulator. */
 describe('dist/index.js', () => {
-  let sim: KubeSim;
-  beforeAll(async () => {
-    sim = await startSim();
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
+  const kube = useSim();
 
-  const inputs = () => ({ kubeconfig: sim.kubeconfig(), namespace: NAMESPACE, 'ready-timeout': '60s' });
+  const inputs = () => ({ kubeconfig: kube.sim.kubeconfig(), namespace: NAMESPACE, 'ready-timeout': '60s' });
 
   it('opened, synchronize, closed: creates, keeps, then removes the environment', async () => {
     const opened = await runAction({
@@ -25,15 +18,15 @@ describe('dist/index.js', () => {
     expect(opened.outputs['env-id']).toBe('shop-pr-5');
     expect(opened.outputs.namespace).toBe(NAMESPACE);
     expect(opened.outputs.id).toMatch(/^shop-pr-5-[a-z0-9]{5}$/);
-    const objs = envObjects(sim, 'shop-pr-5');
+    const objs = envObjects(kube.sim, 'shop-pr-5');
     expect([...objs.keys()].some((k) => k.startsWith('Deployment/'))).toBe(true);
     const host = [...objs.values()].find((o) => o.kind === 'Deployment')!;
     expect(host.status.availableReplicas).toBe(1);
     // The kubeconfig's token never reaches the log.
     // (`::add-mask::` lines are the registration itself, which the runner consumes and never shows.)
     const shown = opened.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::'));
-    expect(shown.join('\n')).not.toContain(sim.adminToken);
-    expect(opened.stdout).toContain(`::add-mask::${sim.adminToken}`);
+    expect(shown.join('\n')).not.toContain(kube.sim.adminToken);
+    expect(opened.stdout).toContain(`::add-mask::${kube.sim.adminToken}`);
 
     const sync = await runAction({
       inputs: inputs(),
@@ -47,8 +40,8 @@ describe('dist/index.js', () => {
       event: { action: 'closed', number: 5, headSha: '2'.repeat(40) },
     });
     expect(closed.code).toBe(0);
-    expect(envObjects(sim, 'shop-pr-5').size).toBe(0);
-    expect([...userObjects(sim).keys()]).toEqual([]);
+    expect(envObjects(kube.sim, 'shop-pr-5').size).toBe(0);
+    expect([...userObjects(kube.sim).keys()]).toEqual([]);
   });
 
   it('a bad input fails the step once, with the message, and creates nothing', async () => {
@@ -59,6 +52,6 @@ describe('dist/index.js', () => {
     expect(run.code).toBe(1);
     expect(run.stdout.match(/::error::/g)).toHaveLength(1);
     expect(run.stdout).toMatch(/::error::Input "template": cannot read/);
-    expect(envObjects(sim, 'shop-pr-6').size).toBe(0);
+    expect(envObjects(kube.sim, 'shop-pr-6').size).toBe(0);
   });
 });
