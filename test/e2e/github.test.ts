@@ -1,24 +1,18 @@
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { bookkeeping, describeWithDocker, envObjects, NAMESPACE } from '../integration/harness.js';
 import {
-  bookkeeping,
-  envObjects,
-  NAMESPACE,
-  startDockerSim,
-  startJobGitHub,
-} from '../integration/harness.js';
-import type { GitHubSim } from '../sim/github/index.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import type { SimNetwork } from '../sim/kube/network/index.js';
-import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
-import { ACTION_ROOT, type PullRequestEvent, runAction } from './support.js';
+  ACTION_ROOT,
+  OWNER,
+  type PullRequestEvent,
+  REPO,
+  runAction,
+  useDockerSimAndGitHub,
+} from './support.js';
 
-const skip = dockerUnavailable();
-const OWNER = 'acme';
-const REPO = 'shop';
 const FULL = 'ghs_full_permissions_token_0001';
 const NO_WRITE = 'ghs_read_only_token_00000000002';
 const sha = (c: string) => c.repeat(40);
@@ -28,30 +22,17 @@ const sha = (c: string) => c.repeat(40);
  * pods backed by real Docker engines, an ingress controller) and the GitHub one (the REST routes the action
  * uses, checked against GitHub's OpenAPI description).
  */
-describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let sim: KubeSim;
-  let network: SimNetwork;
-  let gh: GitHubSim;
-  let closeKube: () => Promise<void>;
+describeWithDocker('the action on a PR', () => {
+  const sims = useDockerSimAndGitHub(FULL, { network: { defaultCertificateHosts: ['*.preview.test'] } });
   let workspace: string;
-  beforeAll(async () => {
-    ({
-      sim,
-      network,
-      close: closeKube,
-    } = await startDockerSim({ defaultCertificateHosts: ['*.preview.test'] }));
-    gh = await startJobGitHub({ owner: OWNER, repo: REPO }, FULL);
-    gh.addToken(NO_WRITE, {
+  beforeAll(() => {
+    sims.gh.addToken(NO_WRITE, {
       login: 'github-actions[bot]',
       kind: 'installation',
       permissions: { contents: 'read' },
     });
     workspace = mkdtempSync(path.join(tmpdir(), 'gh-e2e-'));
     cpSync(path.join(ACTION_ROOT, 'examples/compose-app'), workspace, { recursive: true });
-  });
-  afterAll(async () => {
-    await gh?.close();
-    await closeKube?.();
   });
 
   const run = (event: PullRequestEvent, over: Record<string, string> = {}, token = FULL) =>
@@ -70,7 +51,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     workspace?: string;
     env?: Record<string, string>;
   }) => {
-    gh.addPullRequest({
+    sims.gh.addPullRequest({
       owner: OWNER,
       repo: REPO,
       number: event.number,
@@ -79,7 +60,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     });
     return runAction({
       inputs: {
-        kubeconfig: sim.kubeconfig(),
+        kubeconfig: sims.sim.kubeconfig(),
         namespace: NAMESPACE,
         'ready-timeout': '2m',
         domain: 'preview.test',
@@ -88,18 +69,18 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
       },
       workspace: ws,
       event,
-      env: { GITHUB_API_URL: gh.url, ...env },
+      env: { GITHUB_API_URL: sims.gh.url, ...env },
     });
   };
   const comments = (n: number) =>
-    gh.comments(OWNER, REPO, n) as Array<{ id: number; body: string; user: { login: string } }>;
+    sims.gh.comments(OWNER, REPO, n) as Array<{ id: number; body: string; user: { login: string } }>;
   const urlsOf = (outputs: Record<string, string>) =>
     JSON.parse(outputs['urls-json'] ?? '[]') as Array<{ service: string; port: number; url: string }>;
 
   it('opened, synchronize, closed: one comment through every state, deployments, live URLs, nothing left', async () => {
-    gh.addPullRequest({ owner: OWNER, repo: REPO, number: 61, headSha: sha('a') });
+    sims.gh.addPullRequest({ owner: OWNER, repo: REPO, number: 61, headSha: sha('a') });
     // A person's comment quoting the marker is never taken for ours.
-    gh.addComment({
+    sims.gh.addComment({
       owner: OWNER,
       repo: REPO,
       issueNumber: 61,
@@ -114,7 +95,9 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
       'https://api-8080-shop-pr-61.preview.test',
       'https://web-80-shop-pr-61.preview.test',
     ]);
-    expect((await network.fetch(`${urls[1]!.url}/greeting.txt`)).body).toBe('Hello from the api service\n');
+    expect((await sims.network.fetch(`${urls[1]!.url}/greeting.txt`)).body).toBe(
+      'Hello from the api service\n',
+    );
 
     const ours = () => comments(61).filter((c) => c.user.login === 'github-actions[bot]');
     expect(ours()).toHaveLength(1);
@@ -126,7 +109,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(comments(61).find((c) => c.user.login === 'alice')!.body).toMatch(/^LGTM/);
     expect(opened.summary).toContain('The preview environment is ready');
 
-    let deployments = gh.deployments(OWNER, REPO, { environment: 'pr-61' });
+    let deployments = sims.gh.deployments(OWNER, REPO, { environment: 'pr-61' });
     expect(deployments).toHaveLength(1);
     expect(deployments[0]!.sha).toBe(sha('a'));
     expect(deployments[0]!.statuses.map((s) => s.state)).toEqual(['success', 'in_progress']);
@@ -136,10 +119,10 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     writeFileSync(page, readFileSync(page, 'utf8').replace('Hello', 'Hello again'));
     const synced = await run({ action: 'synchronize', number: 61, headSha: sha('b') });
     expect(synced.code).toBe(0);
-    expect((await network.fetch(`${urls[1]!.url}/index.html`)).body).toContain('Hello again');
+    expect((await sims.network.fetch(`${urls[1]!.url}/index.html`)).body).toContain('Hello again');
     expect(ours()).toHaveLength(1);
     expect(ours()[0]!.body).toContain(`\`${sha('b').slice(0, 12)}\``);
-    deployments = gh.deployments(OWNER, REPO, { environment: 'pr-61' });
+    deployments = sims.gh.deployments(OWNER, REPO, { environment: 'pr-61' });
     expect(deployments.map((d) => d.sha)).toEqual([sha('b'), sha('a')]);
     // Only the newest deployment stays active.
     expect(deployments.map((d) => d.statuses[0]!.state)).toEqual(['success', 'inactive']);
@@ -148,13 +131,13 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(closed.code).toBe(0);
     expect(ours()).toHaveLength(1);
     expect(ours()[0]!.body).toContain('was deleted');
-    for (const d of gh.deployments(OWNER, REPO, { environment: 'pr-61' })) {
+    for (const d of sims.gh.deployments(OWNER, REPO, { environment: 'pr-61' })) {
       expect(d.statuses[0]!.state).toBe('inactive');
     }
-    expect([...envObjects(sim, 'shop-pr-61').keys()]).toEqual([]);
+    expect([...envObjects(sims.sim, 'shop-pr-61').keys()]).toEqual([]);
 
     // Every write of the comment, in order: one comment went through each state, with the right commit.
-    const written = gh.audit
+    const written = sims.gh.audit
       .filter((e) => /^issues\/(create|update)-comment$/.test(e.operationId ?? ''))
       .map((e) => String((e.body as { body: string }).body))
       .filter((b) => b.includes('env-id="shop-pr-61"') && !b.startsWith('LGTM'));
@@ -169,7 +152,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(written.map((b) => /commit `(\w+)`/.exec(b)?.[1])).toEqual(
       [sha('a'), sha('a'), sha('b'), sha('b'), sha('b')].map((x) => x.slice(0, 12)),
     );
-    expect(gh.violations).toEqual([]);
+    expect(sims.gh.violations).toEqual([]);
   });
 
   it('two PRs at once get two environments and two comments; closing one leaves the other working', async () => {
@@ -182,11 +165,11 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(comments(63)).toHaveLength(1);
     await run({ action: 'closed', number: 62, headSha: sha('c') });
     const web63 = urlsOf(b.outputs).find((u) => u.service === 'web')!.url;
-    expect((await network.fetch(`${web63}/greeting.txt`)).body).toBe('Hello from the api service\n');
+    expect((await sims.network.fetch(`${web63}/greeting.txt`)).body).toBe('Hello from the api service\n');
     expect(comments(63)[0]!.body).toContain('is ready');
-    expect([...envObjects(sim, 'shop-pr-62').keys()]).toEqual([]);
+    expect([...envObjects(sims.sim, 'shop-pr-62').keys()]).toEqual([]);
     await run({ action: 'closed', number: 63, headSha: sha('d') });
-    expect(gh.violations).toEqual([]);
+    expect(sims.gh.violations).toEqual([]);
   });
 
   it('without pull-requests: write the deploy succeeds, and the warning names the permission', async () => {
@@ -200,7 +183,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     );
     expect(comments(64)).toEqual([]);
     const web = urlsOf(opened.outputs).find((u) => u.service === 'web')!.url;
-    expect((await network.fetch(`${web}/greeting.txt`)).status).toBe(200);
+    expect((await sims.network.fetch(`${web}/greeting.txt`)).status).toBe(200);
     expect((await run({ action: 'closed', number: 64, headSha: sha('e') }, {}, NO_WRITE)).code).toBe(0);
   });
 
@@ -213,7 +196,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(fork.stdout).toMatch(/::notice::PR #65 comes from a fork/);
     expect(fork.stdout).not.toMatch(/::error::/);
     expect(fork.summary).toMatch(/comes from a fork/);
-    expect([...envObjects(sim, 'shop-pr-65').keys()]).toEqual([]);
+    expect([...envObjects(sims.sim, 'shop-pr-65').keys()]).toEqual([]);
   });
 
   it("a Dependabot PR's run without secrets ends neutral on up and on down, and changes nothing", async () => {
@@ -229,21 +212,21 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
       expect(r.stdout).not.toMatch(/::error::/);
       expect(r.summary).toMatch(/triggered by Dependabot/);
     }
-    expect([...envObjects(sim, 'shop-pr-67').keys()]).toEqual([]);
-    expect(bookkeeping(sim, 'shop-pr-67')).toEqual({ lease: undefined, tombstone: undefined });
+    expect([...envObjects(sims.sim, 'shop-pr-67').keys()]).toEqual([]);
+    expect(bookkeeping(sims.sim, 'shop-pr-67')).toEqual({ lease: undefined, tombstone: undefined });
     expect(comments(67)).toEqual([]);
   });
 
   it('a down of a PR that never had an environment changes nothing and posts nothing', async () => {
-    const writes = () => gh.audit.filter((e) => e.method !== 'GET').length;
+    const writes = () => sims.gh.audit.filter((e) => e.method !== 'GET').length;
     const before = writes();
     const closed = await run({ action: 'closed', number: 68, headSha: sha('8') });
     expect(closed.code).toBe(0);
     expect(closed.stdout).not.toMatch(/::(error|warning)::/);
     expect(closed.summary).toMatch(/shop-pr-68 has no objects .*nothing was changed/);
-    expect(bookkeeping(sim, 'shop-pr-68')).toEqual({ lease: undefined, tombstone: undefined });
+    expect(bookkeeping(sims.sim, 'shop-pr-68')).toEqual({ lease: undefined, tombstone: undefined });
     expect(comments(68)).toEqual([]);
-    expect(gh.deployments(OWNER, REPO, { environment: 'pr-68' })).toEqual([]);
+    expect(sims.gh.deployments(OWNER, REPO, { environment: 'pr-68' })).toEqual([]);
     expect(writes()).toBe(before);
   });
 
@@ -271,7 +254,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     });
     expect(closed.stdout).not.toMatch(/::error::/);
     expect(closed.code).toBe(0);
-    expect([...envObjects(sim, 'shop-pr-69').keys()]).toEqual([]);
+    expect([...envObjects(sims.sim, 'shop-pr-69').keys()]).toEqual([]);
     expect(comments(69)).toHaveLength(1);
     expect(comments(69)[0]!.body).toContain('was deleted');
   });
@@ -288,7 +271,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     expect(failed.stdout).toMatch(/::error::docker compose build failed/);
     expect(failed.outputs['env-id']).toBe('shop-pr-70');
     expect(failed.outputs.namespace).toBe(NAMESPACE);
-    const host = [...envObjects(sim, 'shop-pr-70').values()].find((o) => o.kind === 'Deployment');
+    const host = [...envObjects(sims.sim, 'shop-pr-70').values()].find((o) => o.kind === 'Deployment');
     expect(failed.outputs.id).toBe(host?.metadata.labels?.['preevy.dev/instance']);
     expect(failed.outputs.id).toMatch(/\S/);
     await run({ action: 'closed', number: 70, headSha: sha('0') });
@@ -297,7 +280,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
   it("with an empty kubeconfig input, the job's own kubeconfig is used, exec plugin included", async () => {
     // What a cloud login step leaves: a kubeconfig in $KUBECONFIG whose user gets a token from a program.
     const dir = mkdtempSync(path.join(tmpdir(), 'gh-e2e-cloud-'));
-    const admin = parse(sim.kubeconfig()) as { users: Array<{ user: Record<string, unknown> }> };
+    const admin = parse(sims.sim.kubeconfig()) as { users: Array<{ user: Record<string, unknown> }> };
     const token = String(admin.users[0]!.user.token);
     const plugin = path.join(dir, 'get-token');
     const ran = path.join(dir, 'ran');
@@ -333,7 +316,7 @@ describe.skipIf(skip !== undefined)(`the action on a PR${skip ? ` (skipped: ${sk
     });
     expect(target.code).toBe(1);
     expect(target.stdout).toMatch(/::error::Input "allow-pull-request-target": is false/);
-    expect([...envObjects(sim, 'shop-pr-66').keys()]).toEqual([]);
+    expect([...envObjects(sims.sim, 'shop-pr-66').keys()]).toEqual([]);
     expect(comments(66)).toEqual([]);
   });
 });

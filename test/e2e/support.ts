@@ -2,6 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { type DockerSim, startJobGitHub, startSim, useDockerSim } from '../integration/harness.js';
+import type { GitHubSim, GitHubSimOptions } from '../sim/github/index.js';
+import type { KubeSim } from '../sim/kube/index.js';
+import type { NetworkOptions } from '../sim/kube/network/index.js';
 
 /** What one run of the bundled action left behind, as the runner would see it. */
 export interface ActionRun {
@@ -27,6 +32,10 @@ export interface PullRequestEvent {
   label?: string;
 }
 
+/** The repository the runs' pull requests belong to (runAction's default). */
+export const OWNER = 'acme';
+export const REPO = 'shop';
+
 export const ACTION_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 /** GITHUB_OUTPUT holds `name<<delimiter\nvalue\ndelimiter` blocks. */
@@ -49,7 +58,7 @@ export async function runAction(args: {
   echo?: (chunk: string) => void;
 }): Promise<ActionRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'action-run-'));
-  const repository = args.event.repository ?? 'acme/shop';
+  const repository = args.event.repository ?? `${OWNER}/${REPO}`;
   const eventPath = path.join(dir, 'event.json');
   writeFileSync(
     eventPath,
@@ -135,4 +144,34 @@ export async function runNode(args: string[]): Promise<{ code: number | null; ou
   child.stderr.setEncoding('utf8').on('data', keep);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, out };
+}
+
+/** A Kubernetes API simulator (startSim) for the enclosing describe: started before its tests, closed after them. */
+export function useSim(): { sim: KubeSim } {
+  const suite = {} as { sim: KubeSim };
+  beforeAll(async () => {
+    suite.sim = await startSim();
+  });
+  afterAll(async () => {
+    await suite.sim?.close();
+  });
+  return suite;
+}
+
+/**
+ * useDockerSim, and a GitHub simulator knowing OWNER/REPO and the job token `token` (startJobGitHub). Both are
+ * closed after the describe's own afterAll hooks, which may still use them, GitHub first.
+ */
+export function useDockerSimAndGitHub(
+  token: string,
+  opts: { network?: NetworkOptions; github?: GitHubSimOptions } = {},
+): DockerSim & { gh: GitHubSim } {
+  const suite = useDockerSim(opts.network) as DockerSim & { gh: GitHubSim };
+  beforeAll(async () => {
+    suite.gh = await startJobGitHub({ owner: OWNER, repo: REPO }, token, opts.github);
+  });
+  afterAll(async () => {
+    await suite.gh?.close();
+  });
+  return suite;
 }

@@ -1,41 +1,30 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { up } from '../../src/commands/up.js';
 import { ActionError, errorMessage } from '../../src/errors.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import {
-  ctxFor,
-  expectRejects,
-  inputsFor,
-  startSim,
-  template,
-  templateText,
-  userObjects,
-} from './harness.js';
+import { useSim } from '../e2e/support.js';
+import { ctxFor, expectRejects, inputsFor, template, templateText, userObjects } from './harness.js';
 
 /** Every case must fail before anything exists in the namespace, with a message that says what is wrong. */
 describe('bad input fails clearly and creates nothing', () => {
-  let sim: KubeSim;
-  beforeAll(async () => {
-    sim = await startSim();
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
+  const kube = useSim();
 
   async function failsWith(over: Parameters<typeof inputsFor>[1], ...patterns: RegExp[]): Promise<string> {
-    const before = [...userObjects(sim).keys()].sort();
-    const err = await expectRejects(up(inputsFor(sim, over), ctxFor(7)));
+    const before = [...userObjects(kube.sim).keys()].sort();
+    const err = await expectRejects(up(inputsFor(kube.sim, over), ctxFor(7)));
     expect(err).toBeInstanceOf(ActionError);
     const msg = errorMessage(err);
     for (const p of patterns) expect(msg).toMatch(p);
-    expect([...userObjects(sim).keys()].sort()).toEqual(before);
+    expect([...userObjects(kube.sim).keys()].sort()).toEqual(before);
     expect(
-      sim.store.list('', 'pods', { namespace: 'previews', labelSelector: 'preevy.dev/env-id=shop-pr-7' }),
+      kube.sim.store.list('', 'pods', {
+        namespace: 'previews',
+        labelSelector: 'preevy.dev/env-id=shop-pr-7',
+      }),
     ).toEqual([]);
     // Nothing of the kubeconfig's credentials leaks into the message.
-    expect(msg).not.toContain(sim.adminToken);
+    expect(msg).not.toContain(kube.sim.adminToken);
     return msg;
   }
 
@@ -45,7 +34,7 @@ describe('bad input fails clearly and creates nothing', () => {
 
   it('a context that does not exist names the ones that do', async () => {
     const msg = await failsWith({ kubeconfigContext: 'prod' }, /context/i, /prod/);
-    const ctxName = (parse(sim.kubeconfig()) as { 'current-context': string })['current-context'];
+    const ctxName = (parse(kube.sim.kubeconfig()) as { 'current-context': string })['current-context'];
     expect(msg).toContain(ctxName);
   });
 
@@ -56,7 +45,7 @@ describe('bad input fails clearly and creates nothing', () => {
         s.close(() => resolve(p));
       });
     });
-    const kc = parse(sim.kubeconfig()) as { clusters: Array<{ cluster: { server: string } }> };
+    const kc = parse(kube.sim.kubeconfig()) as { clusters: Array<{ cluster: { server: string } }> };
     kc.clusters[0]!.cluster.server = `https://127.0.0.1:${port}`;
     await failsWith(
       { kubeconfig: stringify(kc) },
@@ -67,17 +56,17 @@ describe('bad input fails clearly and creates nothing', () => {
 
   it('credentials the server rejects (401)', async () => {
     await failsWith(
-      { kubeconfig: sim.kubeconfig({ token: 'not-a-token' }) },
+      { kubeconfig: kube.sim.kubeconfig({ token: 'not-a-token' }) },
       /401|Unauthorized|credentials/i,
     );
   });
 
   it('a token that may not apply (403) says which permission is missing', async () => {
-    sim.addToken('read-only-token', 'system:serviceaccount:previews:viewer', [
+    kube.sim.addToken('read-only-token', 'system:serviceaccount:previews:viewer', [
       { verbs: ['get', 'list', 'watch'], apiGroups: ['*'], resources: ['*'] },
     ]);
     await failsWith(
-      { kubeconfig: sim.kubeconfig({ token: 'read-only-token' }) },
+      { kubeconfig: kube.sim.kubeconfig({ token: 'read-only-token' }) },
       /forbidden|403/i,
       /patch|create/,
     );
@@ -140,9 +129,11 @@ describe('bad input fails clearly and creates nothing', () => {
   });
 
   it('a Deployment that never becomes ready times out with the pod reasons', async () => {
-    sim.pods.missingImages.add('registry.invalid/dind:nope');
+    kube.sim.pods.missingImages.add('registry.invalid/dind:nope');
     const file = template('full.yaml.njk', { 'docker:27.5.1-dind': 'registry.invalid/dind:nope' });
-    const err = await expectRejects(up(inputsFor(sim, { template: file, readyTimeoutMs: 3_000 }), ctxFor(8)));
+    const err = await expectRejects(
+      up(inputsFor(kube.sim, { template: file, readyTimeoutMs: 3_000 }), ctxFor(8)),
+    );
     const msg = errorMessage(err);
     expect(msg).toMatch(/ErrImagePull|ImagePullBackOff/);
     expect(msg).toMatch(/shop-pr-8/);

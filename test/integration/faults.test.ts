@@ -9,32 +9,26 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { bundledTemplate, type Inputs } from '../../src/inputs.js';
 import { runWith } from '../../src/main.js';
-import { type ActionRun, runAction } from '../e2e/support.js';
+import { type ActionRun, OWNER, REPO, runAction, useDockerSimAndGitHub } from '../e2e/support.js';
 import type { GitHubSim } from '../sim/github/index.js';
 import type { KubeSim } from '../sim/kube/index.js';
-import type { DockerPodBackend } from '../sim/kubelet/docker/backend.js';
-import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import {
   captureLog,
   ctxFor,
+  describeWithDocker,
   envObjects,
   inputsFor,
   NAMESPACE,
-  startDockerSim,
-  startJobGitHub,
   WEB_PROJECT,
   writeProject,
 } from './harness.js';
 
-const skip = dockerUnavailable();
-const OWNER = 'acme';
-const REPO = 'shop';
 const TOKEN = 'ghs_faults_test_token_000000001';
 const CYCLES = 20;
 
@@ -78,38 +72,31 @@ function gitHubFaults(gh: GitHubSim, seed: number): void {
   gh.faults.randomly(0.02, {}, { type: 'secondary-rate-limit', status: 429, retryAfterSeconds: 1 });
 }
 
-describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let sim: KubeSim;
-  let backend: DockerPodBackend;
-  let closeKube: () => Promise<void>;
-  let gh: GitHubSim;
+describeWithDocker('the action under faults', () => {
+  // The injected secondary limits stand in for the real one: 20 PRs in a few minutes are far busier than any
+  // repository, and GitHub's own limit would ask for a minute's wait, which a best-effort comment gives up.
+  const sims = useDockerSimAndGitHub(TOKEN, { github: { secondaryRateLimit: false } });
   let workspace: string;
   const saved: Record<string, string | undefined> = {};
 
-  beforeAll(async () => {
-    ({ sim, backend, close: closeKube } = await startDockerSim());
-    // The injected secondary limits stand in for the real one: 20 PRs in a few minutes are far busier than any
-    // repository, and GitHub's own limit would ask for a minute's wait, which a best-effort comment gives up.
-    gh = await startJobGitHub({ owner: OWNER, repo: REPO }, TOKEN, { secondaryRateLimit: false });
+  beforeAll(() => {
     workspace = writeProject(PROJECT, 'faults-');
     // In-process runs report through @actions/core: keep them off a real runner's files.
     for (const k of ['GITHUB_API_URL', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY', 'GITHUB_STATE', 'GITHUB_ENV'])
       saved[k] = process.env[k];
-    process.env.GITHUB_API_URL = gh.url;
+    process.env.GITHUB_API_URL = sims.gh.url;
     for (const k of ['GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY', 'GITHUB_STATE', 'GITHUB_ENV'])
       delete process.env[k];
   });
-  afterAll(async () => {
+  afterAll(() => {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
-    await gh?.close();
-    await closeKube?.();
   });
 
   const inputs = (over: Partial<Inputs> = {}): Inputs =>
-    inputsFor(sim, {
+    inputsFor(sims.sim, {
       template: bundledTemplate(),
       workingDirectory: workspace,
       readyTimeoutMs: 60_000,
@@ -120,7 +107,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
 
   let runs = 0;
   const eventFor = (action: 'opened' | 'synchronize' | 'closed', number: number, sha: string): EventInfo => {
-    gh.addPullRequest({
+    sims.gh.addPullRequest({
       owner: OWNER,
       repo: REPO,
       number,
@@ -166,11 +153,11 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
   };
 
   const ours = (n: number) =>
-    (gh.comments(OWNER, REPO, n) as Array<{ body: string; user: { login: string } }>).filter(
+    (sims.gh.comments(OWNER, REPO, n) as Array<{ body: string; user: { login: string } }>).filter(
       (c) => c.user.login === 'github-actions[bot]',
     );
   const podsOf = (envId: string) =>
-    sim.store.list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` });
+    sims.sim.store.list('', 'pods', { namespace: NAMESPACE, labelSelector: `preevy.dev/env-id=${envId}` });
   const sha = (i: number, c: string) => `${c}${String(i).padStart(7, '0')}`.padEnd(40, c);
 
   async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
@@ -184,16 +171,18 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
   /** What a closed PR must leave: no object, no pod, no engine, the comment deleted, every deployment inactive. */
   async function expectNothingLeft(n: number, engines: Set<string>): Promise<void> {
     const envId = `shop-pr-${n}`;
-    expect([...envObjects(sim, envId).keys()], `objects of ${envId}`).toEqual([]);
+    expect([...envObjects(sims.sim, envId).keys()], `objects of ${envId}`).toEqual([]);
     expect(
       podsOf(envId).map((p) => p.metadata.name),
       `pods of ${envId}`,
     ).toEqual([]);
-    await until(`the engines of ${envId} to stop`, () => [...engines].every((e) => !backend.engineFor(e)));
+    await until(`the engines of ${envId} to stop`, () =>
+      [...engines].every((e) => !sims.backend.engineFor(e)),
+    );
     const comments = ours(n);
     expect(comments, `comments on #${n}`).toHaveLength(1);
     expect(comments[0]!.body).toContain('The preview environment was deleted');
-    const deployments = gh.deployments(OWNER, REPO, { environment: `pr-${n}` });
+    const deployments = sims.gh.deployments(OWNER, REPO, { environment: `pr-${n}` });
     expect(deployments.length, `deployments of pr-${n}`).toBeGreaterThanOrEqual(2);
     for (const d of deployments)
       expect(d.statuses[0]?.state, `deployment ${d.id} of pr-${n}`).toBe('inactive');
@@ -202,7 +191,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
   const enginesOf = (envId: string) => podsOf(envId).map((p) => `${NAMESPACE}/${p.metadata.name}`);
 
   it('a compose step whose Docker connection is cut mid-stream is run once more', async () => {
-    sim.faults.clear();
+    sims.sim.faults.clear();
     const log = captureLog();
     let cut = false;
     const ctx = {
@@ -212,7 +201,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
           cut = true;
           // The Docker client's first connections are cut in the middle of the answer to its ping: compose
           // retries some of them (4 cuts no longer fail it), then `up --build` fails and is run once more.
-          sim.faults.next(8, { path: /\/portforward$/ }, { type: 'cut', afterBytes: 100 });
+          sims.sim.faults.next(8, { path: /\/portforward$/ }, { type: 'cut', afterBytes: 100 });
         }
         return fn();
       },
@@ -223,7 +212,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
     });
     const result = await up(inp, ctx);
     expect(result.envId).toBe('shop-pr-301');
-    expect(sim.audit.filter((e) => e.fault === 'cut')).toHaveLength(8);
+    expect(sims.sim.audit.filter((e) => e.fault === 'cut')).toHaveLength(8);
     expect(log.lines.join('\n')).toMatch(
       /docker compose up failed while \d+ connection\(s\) of the tunnel to the Docker host failed \(last: port-forward to port 2375 of pod \S+: the connection dropped \(WebSocket close 1006\)\); running it once more\./,
     );
@@ -232,7 +221,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
   });
 
   it('a docker host pod replaced during the deploy is found again, and the deploy runs once more on it', async () => {
-    sim.faults.clear();
+    sims.sim.faults.clear();
     const log = captureLog();
     let replaced: string | undefined;
     const ctx = {
@@ -242,7 +231,7 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
           const pod = podsOf('shop-pr-302').find((p) => !p.metadata.deletionTimestamp)!;
           replaced = pod.metadata.name;
           // As a node drain or an eviction would: the ReplicaSet makes a new pod, with a new engine.
-          sim.store.delete(
+          sims.sim.store.delete(
             { group: '', resource: 'pods', namespace: NAMESPACE, name: pod.metadata.name },
             'Background',
             { gracePeriodSeconds: 0 },
@@ -265,15 +254,15 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
     expect(text).toMatch(
       /Uploaded 1 files \(\d+ bytes\); 0 unchanged files skipped\.[\s\S]*Uploaded 1 files/,
     );
-    const engine = backend.engineFor(`${NAMESPACE}/${now[0]!.metadata.name}`);
+    const engine = sims.backend.engineFor(`${NAMESPACE}/${now[0]!.metadata.name}`);
     expect(engine).toBeDefined();
     await down(inp, ctxFor(302));
   });
 
   it(`${CYCLES} PRs opened, pushed to and closed with one request in ten failing all succeed and leave nothing behind`, async () => {
-    kubeFaults(sim, 20_251);
-    gitHubFaults(gh, 7);
-    const auditFrom = { kube: sim.audit.length, gh: gh.audit.length };
+    kubeFaults(sims.sim, 20_251);
+    gitHubFaults(sims.gh, 7);
+    const auditFrom = { kube: sims.sim.audit.length, gh: sims.gh.audit.length };
     const started = Date.now();
     const durations: number[] = [];
     const retries: string[] = [];
@@ -301,13 +290,13 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
       await expectNothingLeft(n, engines);
       durations.push(Date.now() - cycleStart);
     }
-    sim.faults.clear();
-    gh.faults.clear();
-    expect(gh.violations).toEqual([]);
+    sims.sim.faults.clear();
+    sims.gh.faults.clear();
+    expect(sims.gh.violations).toEqual([]);
 
     // The faults did happen, on every kind of route.
-    const kube = sim.audit.slice(auditFrom.kube);
-    const github = gh.audit.slice(auditFrom.gh);
+    const kube = sims.sim.audit.slice(auditFrom.kube);
+    const github = sims.gh.audit.slice(auditFrom.gh);
     const faulted = kube.filter((e) => e.fault);
     const share = (n: number, of: number) => `${n}/${of} (${((100 * n) / of).toFixed(1)}%)`;
     const byKind = (entries: typeof kube) =>
@@ -348,8 +337,8 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
   }, 1_200_000);
 
   it('2 cycles through dist/index.js under the same faults', async () => {
-    kubeFaults(sim, 99);
-    gitHubFaults(gh, 11);
+    kubeFaults(sims.sim, 99);
+    gitHubFaults(sims.gh, 11);
     const run = (
       action: 'opened' | 'synchronize' | 'closed',
       n: number,
@@ -358,17 +347,17 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
       eventFor(action, n, headSha);
       return runAction({
         inputs: {
-          kubeconfig: sim.kubeconfig(),
+          kubeconfig: sims.sim.kubeconfig(),
           namespace: NAMESPACE,
           'ready-timeout': '2m',
           'github-token': TOKEN,
         },
         workspace,
         event: { action, number: n, headSha },
-        env: { GITHUB_API_URL: gh.url },
+        env: { GITHUB_API_URL: sims.gh.url },
       });
     };
-    const from = { kube: sim.audit.length, gh: gh.audit.length };
+    const from = { kube: sims.sim.audit.length, gh: sims.gh.audit.length };
     for (let i = 1; i <= 2; i++) {
       const n = 500 + i;
       const engines = new Set<string>();
@@ -387,10 +376,10 @@ describe.skipIf(skip !== undefined)(`the action under faults${skip ? ` (skipped:
       expect(closed.code, closed.stdout.slice(-20_000)).toBe(0);
       await expectNothingLeft(n, engines);
     }
-    sim.faults.clear();
-    gh.faults.clear();
-    expect(sim.audit.slice(from.kube).filter((e) => e.fault).length).toBeGreaterThan(5);
-    expect(gh.audit.slice(from.gh).some((e) => e.fault)).toBe(true);
-    expect(gh.violations).toEqual([]);
+    sims.sim.faults.clear();
+    sims.gh.faults.clear();
+    expect(sims.sim.audit.slice(from.kube).filter((e) => e.fault).length).toBeGreaterThan(5);
+    expect(sims.gh.audit.slice(from.gh).some((e) => e.fault)).toBe(true);
+    expect(sims.gh.violations).toEqual([]);
   }, 300_000);
 });

@@ -1,19 +1,18 @@
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { up } from '../../src/commands/up.js';
 import { ActionError, errorMessage } from '../../src/errors.js';
 import type { Inputs } from '../../src/inputs.js';
-import type { KubeSim } from '../sim/kube/index.js';
+import { useSim } from '../e2e/support.js';
 import {
   ctxFor,
   expectRejects,
   hasCompose,
   inputsFor,
   NAMESPACE,
-  startSim,
   template,
   templateText,
   userObjects,
@@ -40,34 +39,29 @@ function runnerWorkspace(files: Record<string, string>, links: Record<string, st
 
 /** Every case fails before the cluster sees a write, without echoing a credential. */
 describe('hostile input is refused before anything is applied', () => {
-  let sim: KubeSim;
-  beforeAll(async () => {
-    sim = await startSim();
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
+  const kube = useSim();
 
   // The environment's lock (a Lease) is taken and given back around every run; nothing else may be written.
   const writes = () =>
-    sim.audit.filter((a) => !['GET', 'HEAD', 'OPTIONS'].includes(a.method) && !a.path.includes('/leases'))
-      .length;
+    kube.sim.audit.filter(
+      (a) => !['GET', 'HEAD', 'OPTIONS'].includes(a.method) && !a.path.includes('/leases'),
+    ).length;
 
   async function refused(over: Partial<Inputs>, ...patterns: RegExp[]): Promise<string> {
-    const objects = [...userObjects(sim).keys()].sort();
+    const objects = [...userObjects(kube.sim).keys()].sort();
     const before = writes();
-    const err = await expectRejects(up(inputsFor(sim, over), ctxFor(9)));
+    const err = await expectRejects(up(inputsFor(kube.sim, over), ctxFor(9)));
     expect(err).toBeInstanceOf(ActionError);
     const msg = errorMessage(err);
     for (const p of patterns) expect(msg).toMatch(p);
     expect(writes()).toBe(before);
-    expect([...userObjects(sim).keys()].sort()).toEqual(objects);
+    expect([...userObjects(kube.sim).keys()].sort()).toEqual(objects);
     for (const ns of [NAMESPACE, 'other', 'kube-system', 'default']) {
       expect(
-        sim.store.list('', 'pods', { namespace: ns, labelSelector: 'preevy.dev/env-id=shop-pr-9' }),
+        kube.sim.store.list('', 'pods', { namespace: ns, labelSelector: 'preevy.dev/env-id=shop-pr-9' }),
       ).toEqual([]);
     }
-    expect(msg).not.toContain(sim.adminToken);
+    expect(msg).not.toContain(kube.sim.adminToken);
     return msg;
   }
 
@@ -133,13 +127,13 @@ items:
 
   describe('kubeconfigs that would run a program', () => {
     const withUser = (user: Record<string, unknown>) => {
-      const kc = parse(sim.kubeconfig({ namespace: NAMESPACE })) as { users: Array<{ user: unknown }> };
+      const kc = parse(kube.sim.kubeconfig({ namespace: NAMESPACE })) as { users: Array<{ user: unknown }> };
       kc.users[0]!.user = user;
       return stringify(kc);
     };
 
     it('an exec credential plugin, refused before any request', async () => {
-      const audit = sim.audit.length;
+      const audit = kube.sim.audit.length;
       await refused(
         {
           kubeconfig: withUser({
@@ -153,11 +147,11 @@ items:
         /exec plugin/,
         /allow-kubeconfig-exec/,
       );
-      expect(sim.audit.length).toBe(audit);
+      expect(kube.sim.audit.length).toBe(audit);
     });
 
     it('an auth-provider, refused before any request', async () => {
-      const audit = sim.audit.length;
+      const audit = kube.sim.audit.length;
       await refused(
         {
           kubeconfig: withUser({
@@ -170,7 +164,7 @@ items:
         /auth-provider "oidc"/,
         /allow-kubeconfig-exec/,
       );
-      expect(sim.audit.length).toBe(audit);
+      expect(kube.sim.audit.length).toBe(audit);
     });
   });
 
@@ -244,15 +238,12 @@ items:
 
     it('compose-policy strict refuses a privileged service and a bind of the Docker socket, listing both', async () => {
       const { wd } = runnerWorkspace({
-        'compose.yaml': [
-          'services:',
-          '  root:',
-          '    image: busybox',
-          '    privileged: true',
-          '  sock:',
-          '    image: docker',
-          '    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]',
-        ].join('\n'),
+        'compose.yaml': stringify({
+          services: {
+            root: { image: 'busybox', privileged: true },
+            sock: { image: 'docker', volumes: ['/var/run/docker.sock:/var/run/docker.sock'] },
+          },
+        }),
       });
       await refused(
         { ...composeInputs(wd), composePolicy: 'strict' },

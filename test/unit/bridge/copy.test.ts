@@ -20,6 +20,7 @@ import { ActionError } from '../../../src/errors.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../../src/kube/stream/websocket.js';
 import { simCerts } from '../../sim/kube/certs.js';
+import { errors, type StatusBody } from '../../sim/kube/errors.js';
 import { shapeWire } from '../../sim/kubelet/wire.js';
 import { closeFakeApi, describeWireModes, serveFakeApi } from '../support.js';
 
@@ -91,16 +92,9 @@ function onExec(ws: WebSocket, argv: string[]) {
   };
   if (cluster.missing === 'sh') {
     const inner = `Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "${'0'.repeat(64)}": OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown`;
-    finish(
-      JSON.stringify({
-        metadata: {},
-        status: 'Failure',
-        message: `Internal error occurred: ${inner}`,
-        reason: 'InternalError',
-        details: { causes: [{ message: inner }] },
-        code: 500,
-      }),
-    );
+    // The error channel's Status has no kind or apiVersion (fixture 102).
+    const { kind: _kind, apiVersion: _apiVersion, ...status } = errors.internal(inner).body as StatusBody;
+    finish(JSON.stringify(status));
     exited();
     return;
   }

@@ -23,6 +23,15 @@ function recorder(stdout: (args: string[]) => unknown) {
   return { calls, run };
 }
 
+/** The selection's env file, name and directory: the probe of the env files' paths keeps these. */
+const envAndProject = [
+  '--env-file',
+  '.env $(whoami)',
+  '--project-name',
+  'shop-pr-7',
+  '--project-directory',
+  '/w/my project;$(id)',
+];
 const selection = [
   '--file',
   'compose.yaml',
@@ -32,12 +41,7 @@ const selection = [
   'debug|tee /tmp/x',
   '--profile',
   '&& rm -rf /',
-  '--env-file',
-  '.env $(whoami)',
-  '--project-name',
-  'shop-pr-7',
-  '--project-directory',
-  '/w/my project;$(id)',
+  ...envAndProject,
 ];
 
 describe('docker compose argv', () => {
@@ -74,20 +78,7 @@ describe('docker compose argv', () => {
       ['config', '--format', 'json'],
     ]);
     const probe = calls[2]!;
-    expect(probe.args).toEqual([
-      'compose',
-      '--file',
-      '-',
-      '--env-file',
-      '.env $(whoami)',
-      '--project-name',
-      'shop-pr-7',
-      '--project-directory',
-      '/w/my project;$(id)',
-      'config',
-      '--format',
-      'json',
-    ]);
+    expect(probe.args).toEqual(['compose', '--file', '-', ...envAndProject, 'config', '--format', 'json']);
     expect(JSON.parse(probe.opts.input!)).toEqual({
       name: 'shop-pr-7',
       services: { probe: { image: 'probe', labels: { v0: WRITTEN } } },

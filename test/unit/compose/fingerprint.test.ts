@@ -6,14 +6,17 @@ import { deployFingerprint } from '../../../src/compose/fingerprint.js';
 import type { ComposeModel } from '../../../src/compose/model.js';
 import { planUpload, tarStream } from '../../../src/compose/upload.js';
 
-function project(files: Record<string, string>): string {
-  const wd = mkdtempSync(path.join(tmpdir(), 'fingerprint-'));
+/** Writes `files` (path below `wd`: content) into `wd`, making their directories. */
+function write(wd: string, files: Record<string, string>): string {
   for (const [f, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(wd, f)), { recursive: true });
     writeFileSync(path.join(wd, f), text);
   }
   return wd;
 }
+
+const project = (files: Record<string, string>) =>
+  write(mkdtempSync(path.join(tmpdir(), 'fingerprint-')), files);
 
 const modelOf = (wd: string, build: Record<string, unknown> = {}): ComposeModel => ({
   name: 'p',
@@ -28,6 +31,10 @@ async function fingerprint(wd: string, model = modelOf(wd)): Promise<string | un
   }
   return deployFingerprint(model, plan);
 }
+
+/** The fingerprint once `files` are written into the project. */
+const fingerprintAfter = (wd: string, files: Record<string, string>, model = modelOf(wd)) =>
+  fingerprint(write(wd, files), model);
 
 const FILES = {
   'app/Dockerfile': 'FROM busybox\nCOPY . /app\n',
@@ -46,32 +53,25 @@ describe('deployFingerprint', () => {
     const otherModel = await fingerprint(wd, modelOf(wd, { args: { V: '2' } }));
     expect(otherModel).not.toBe(base);
 
-    writeFileSync(path.join(wd, 'site/index.html'), 'v2\n');
-    const site = await fingerprint(wd);
+    const site = await fingerprintAfter(wd, { 'site/index.html': 'v2\n' });
     expect(site).not.toBe(base);
 
-    writeFileSync(path.join(wd, 'app/main.sh'), 'echo bye\n');
-    const context = await fingerprint(wd);
+    const context = await fingerprintAfter(wd, { 'app/main.sh': 'echo bye\n' });
     expect(context).not.toBe(site);
 
-    writeFileSync(path.join(wd, 'app/extra.txt'), 'new file\n');
-    expect(await fingerprint(wd)).not.toBe(context);
+    expect(await fingerprintAfter(wd, { 'app/extra.txt': 'new file\n' })).not.toBe(context);
   });
 
   it("leaves out what the context's .dockerignore does, unless the Dockerfile has its own ignore file", async () => {
     const wd = project(FILES);
     const base = await fingerprint(wd);
-    mkdirSync(path.join(wd, 'app/node_modules/dep'), { recursive: true });
-    writeFileSync(path.join(wd, 'app/node_modules/dep/index.js'), 'x\n');
-    writeFileSync(path.join(wd, 'app/build.log'), 'noise\n');
-    expect(await fingerprint(wd)).toBe(base);
+    const ignored = { 'app/node_modules/dep/index.js': 'x\n', 'app/build.log': 'noise\n' };
+    expect(await fingerprintAfter(wd, ignored)).toBe(base);
 
     // BuildKit reads <Dockerfile>.dockerignore first: with one that ignores less, node_modules counts.
-    writeFileSync(path.join(wd, 'app/Dockerfile.dockerignore'), '*.log\n');
-    const own = await fingerprint(wd);
+    const own = await fingerprintAfter(wd, { 'app/Dockerfile.dockerignore': '*.log\n' });
     expect(own).not.toBe(base);
-    writeFileSync(path.join(wd, 'app/node_modules/dep/index.js'), 'y\n');
-    expect(await fingerprint(wd)).not.toBe(own);
+    expect(await fingerprintAfter(wd, { 'app/node_modules/dep/index.js': 'y\n' })).not.toBe(own);
   });
 
   it('walks an ignored directory when an exception may bring a file of it back', async () => {
@@ -81,8 +81,7 @@ describe('deployFingerprint', () => {
       'app/vendor/keep.txt': 'a\n',
     });
     const base = await fingerprint(wd);
-    writeFileSync(path.join(wd, 'app/vendor/keep.txt'), 'b\n');
-    expect(await fingerprint(wd)).not.toBe(base);
+    expect(await fingerprintAfter(wd, { 'app/vendor/keep.txt': 'b\n' })).not.toBe(base);
   });
 
   it('gives none for a context that is not a local directory, or an upload not yet hashed', async () => {
@@ -109,13 +108,8 @@ describe('deployFingerprint', () => {
   it('counts a local additional context, and not an image one', async () => {
     const wd = project({ ...FILES, 'extra/data.txt': 'one\n' });
     const withExtra = (more: Record<string, string>) => modelOf(wd, { additional_contexts: more });
-    const base = await fingerprint(
-      wd,
-      withExtra({ data: path.join(wd, 'extra'), img: 'docker-image://busybox:1.36' }),
-    );
-    writeFileSync(path.join(wd, 'extra/data.txt'), 'two\n');
-    expect(
-      await fingerprint(wd, withExtra({ data: path.join(wd, 'extra'), img: 'docker-image://busybox:1.36' })),
-    ).not.toBe(base);
+    const model = () => withExtra({ data: path.join(wd, 'extra'), img: 'docker-image://busybox:1.36' });
+    const base = await fingerprint(wd, model());
+    expect(await fingerprintAfter(wd, { 'extra/data.txt': 'two\n' }, model())).not.toBe(base);
   });
 });

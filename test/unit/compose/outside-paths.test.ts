@@ -424,14 +424,8 @@ describe('input working-directory', () => {
     const source = (values: Record<string, string>) => (name: string) => values[name] ?? '';
     const kubeconfig =
       'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
-    let err: unknown;
-    try {
-      getInputs(source({ kubeconfig, 'working-directory': 'app' }), wd);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as InputError).message).toBe(
+    const err = thrownBy(InputError, () => getInputs(source({ kubeconfig, 'working-directory': 'app' }), wd));
+    expect(err.message).toBe(
       `Input "working-directory": ${path.join(wd, 'app')} leads through a symlink to ${home}, outside the workspace`,
     );
     expect(getInputs(source({ kubeconfig, 'working-directory': 'inside' }), wd).workingDirectory).toBe(

@@ -3,6 +3,7 @@ import type { ComposeModel } from '../../../src/compose/model.js';
 import { checkComposePolicy, policyViolations } from '../../../src/compose/policy.js';
 import { ActionError, InputError } from '../../../src/errors.js';
 import { getInputs } from '../../../src/inputs.js';
+import { thrownBy } from '../support.js';
 
 const KUBECONFIG =
   'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
@@ -79,14 +80,7 @@ describe('checkComposePolicy', () => {
   });
 
   it('strict lists every violation by service, key and value, and says what to do', () => {
-    let err: unknown;
-    try {
-      checkComposePolicy(hostile, 'strict');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ActionError);
-    const msg = (err as ActionError).userMessage;
+    const msg = thrownBy(ActionError, () => checkComposePolicy(hostile, 'strict')).userMessage;
     expect(msg).toContain('compose-policy is strict');
     expect(msg).toContain('service "root": privileged: true');
     expect(msg).toContain('service "root": cap_add: SYS_ADMIN');
@@ -110,15 +104,9 @@ describe('input compose-policy', () => {
     expect(getInputs(source({ kubeconfig: KUBECONFIG, 'compose-policy': ' Strict ' })).composePolicy).toBe(
       'strict',
     );
-    let err: unknown;
-    try {
-      getInputs(source({ kubeconfig: KUBECONFIG, 'compose-policy': 'paranoid' }));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as InputError).message).toBe(
-      'Input "compose-policy": "paranoid" is not one of permissive, strict',
+    const err = thrownBy(InputError, () =>
+      getInputs(source({ kubeconfig: KUBECONFIG, 'compose-policy': 'paranoid' })),
     );
+    expect(err.message).toBe('Input "compose-policy": "paranoid" is not one of permissive, strict');
   });
 });

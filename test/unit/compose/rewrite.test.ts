@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ComposeModel } from '../../../src/compose/model.js';
 import { rewriteForDockerHost } from '../../../src/compose/rewrite.js';
 import { ActionError } from '../../../src/errors.js';
+import { thrownBy } from '../support.js';
 
 const WD = '/work/repo';
 const model = (over: Partial<ComposeModel> = {}): ComposeModel => ({
@@ -51,14 +52,9 @@ describe('rewriteForDockerHost', () => {
       },
       secrets: { key: { file: `${WD}/../outside.txt` } },
     });
-    let err: unknown;
-    try {
-      rewriteForDockerHost(m, { workingDirectory: WD, envId: 'x' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ActionError);
-    const msg = (err as ActionError).userMessage;
+    const msg = thrownBy(ActionError, () =>
+      rewriteForDockerHost(m, { workingDirectory: WD, envId: 'x' }),
+    ).userMessage;
     expect(msg).toContain('service "web" build.context: /etc');
     expect(msg).toContain('service "web" volume /ssh: /home/runner/.ssh');
     expect(msg).toContain('secret "key"');

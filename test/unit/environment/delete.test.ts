@@ -1,8 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deleteEnvironment, deletionTypes } from '../../../src/environment/delete.js';
+import {
+  type DeleteEnvironmentOptions,
+  deleteEnvironment,
+  deletionTypes,
+} from '../../../src/environment/delete.js';
 import { parseAllTypes } from '../../../src/environment/find.js';
 import { KubeApiError } from '../../../src/errors.js';
-import { typeKey } from '../../../src/kube/types.js';
+import { type TypeRef, typeKey } from '../../../src/kube/types.js';
 import { captureLog, cm, dockerHost, ENV, envLabels, FakeKube, status, svc } from '../support.js';
 
 describe('deleteEnvironment', () => {
@@ -38,18 +42,15 @@ describe('deleteEnvironment', () => {
     k.get({ apiVersion: 'v1', kind: 'ConfigMap' }, 'elsewhere')!.metadata.namespace = 'other';
   });
 
+  /** Deletes ENV from ns, where it recorded `types`: waits a second for its objects to go, unless `over` says. */
+  const del = (types: TypeRef[], over: Partial<DeleteEnvironmentOptions> = {}) =>
+    deleteEnvironment(k, { namespace: 'ns', envId: ENV, types, timeoutMs: 1000, pollMs: 5, ...over });
+
   it('deletes exactly the env objects in the namespace, workloads first, and waits until they are gone', async () => {
     const log = captureLog();
     k.deleteAfterGets = 1;
     const types = parseAllTypes(dockerHost(ENV, 'x').metadata.annotations?.['preevy.dev/all-types']);
-    const r = await deleteEnvironment(k, {
-      namespace: 'ns',
-      envId: ENV,
-      types,
-      timeoutMs: 5000,
-      pollMs: 5,
-      log,
-    });
+    const r = await del(types, { timeoutMs: 5000, log });
     expect(r.deleted).toEqual([`Deployment/${ENV}-abcde-dind`, 'Widget/w', 'Service/svc', 'ConfigMap/cfg']);
     expect(r.pending).toEqual([]);
     const left = [...k.store.values()].map((o) => `${o.kind}/${o.metadata.name}`).sort();
@@ -78,13 +79,7 @@ describe('deleteEnvironment', () => {
     }
 
     // Idempotent.
-    const again = await deleteEnvironment(k, {
-      namespace: 'ns',
-      envId: ENV,
-      types,
-      timeoutMs: 1000,
-      pollMs: 5,
-    });
+    const again = await del(types);
     expect(again.deleted).toEqual([]);
   });
 
@@ -101,14 +96,7 @@ describe('deleteEnvironment', () => {
       return undefined;
     };
     const log = captureLog();
-    const r = await deleteEnvironment(k, {
-      namespace: 'ns',
-      envId: ENV,
-      types: [{ apiVersion: 'example.com/v1', kind: 'Widget' }],
-      timeoutMs: 1000,
-      pollMs: 5,
-      log,
-    });
+    const r = await del([{ apiVersion: 'example.com/v1', kind: 'Widget' }], { log });
     expect(r.deleted).toEqual([`Deployment/${ENV}-abcde-dind`, 'Service/svc', 'ConfigMap/cfg']);
     expect(k.get({ apiVersion: 'v1', kind: 'ConfigMap' }, 'neighbour')).toBeDefined();
     expect(k.get({ apiVersion: 'v1', kind: 'ConfigMap' }, 'unrelated')).toBeDefined();
@@ -120,13 +108,7 @@ describe('deleteEnvironment', () => {
       req.method === 'GET' && req.path.endsWith('/secrets')
         ? status(403, 'Forbidden', 'secrets is forbidden: User "u" cannot list resource "secrets"')
         : undefined;
-    const r = await deleteEnvironment(k, {
-      namespace: 'ns',
-      envId: ENV,
-      types: [],
-      timeoutMs: 1000,
-      pollMs: 5,
-    });
+    const r = await del([]);
     expect(r.deleted.length).toBeGreaterThan(0);
   });
 
@@ -146,14 +128,10 @@ describe('deleteEnvironment', () => {
         );
       return undefined;
     };
-    const err = await deleteEnvironment(k, {
-      namespace: 'ns',
-      envId: ENV,
+    const err = await del(
       // Recorded: a refused list of it is a failure. (An unrecorded default kind would just be skipped.)
-      types: [{ apiVersion: 'v1', kind: 'Secret' }],
-      timeoutMs: 1000,
-      pollMs: 5,
-    }).catch((e: unknown) => e);
+      [{ apiVersion: 'v1', kind: 'Secret' }],
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     const e = err as KubeApiError;
     expect(e.code).toBe(403);
@@ -170,14 +148,7 @@ describe('deleteEnvironment', () => {
   it('a bounded wait: objects still terminating are reported as pending', async () => {
     k.deleteAfterGets = 1_000_000;
     const log = captureLog();
-    const r = await deleteEnvironment(k, {
-      namespace: 'ns',
-      envId: ENV,
-      types: [],
-      timeoutMs: 50,
-      pollMs: 10,
-      log,
-    });
+    const r = await del([], { timeoutMs: 50, pollMs: 10, log });
     expect(r.pending).toEqual(r.deleted);
     expect(log.lines.join('\n')).toMatch(/warning: Still being deleted after 0s/);
   });

@@ -10,6 +10,7 @@ import {
 import { ActionError, errorMessage, InputError } from '../../../src/errors.js';
 import { getInputs } from '../../../src/inputs.js';
 import { formatBytes, parseByteQuantity } from '../../../src/util/quantity.js';
+import { thrownBy } from '../support.js';
 
 const KUBECONFIG =
   'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: x\n';
@@ -54,14 +55,10 @@ describe('input storage-size', () => {
   });
 
   it('refuses a size that is not a Kubernetes quantity, naming the input, with an example', () => {
-    let err: unknown;
-    try {
-      getInputs(source({ kubeconfig: KUBECONFIG, 'storage-size': '20GB' }));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as InputError).input).toBe('storage-size');
+    const err = thrownBy(InputError, () =>
+      getInputs(source({ kubeconfig: KUBECONFIG, 'storage-size': '20GB' })),
+    );
+    expect(err.input).toBe('storage-size');
     expect(errorMessage(err)).toMatch(/Input "storage-size": "20GB" is not a Kubernetes quantity/);
     expect(errorMessage(err)).toMatch(/20Gi/);
   });

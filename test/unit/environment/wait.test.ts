@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rolloutState, waitForRollout } from '../../../src/environment/wait.js';
+import { rolloutState, type WaitOptions, waitForRollout } from '../../../src/environment/wait.js';
 import { ReadinessError } from '../../../src/errors.js';
+import type { KubeClient } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/types.js';
 import { captureLog, FakeKube, recorded, recordedBody, status } from '../support.js';
 
@@ -130,17 +131,21 @@ describe('waitForRollout', () => {
     return k;
   }
 
+  /** Waits for `name` in fixtures: ten seconds, polling every millisecond, unless `over` says otherwise. */
+  const wait = (k: KubeClient, over: Partial<WaitOptions> = {}) =>
+    waitForRollout(k, { namespace: 'fixtures', name: 'web', timeoutMs: 10_000, pollMs: 1, ...over });
+  /** The ReadinessError the wait fails with. */
+  const readinessError = async (k: KubeClient, over: Partial<WaitOptions> = {}) => {
+    const err = await wait(k, over).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReadinessError);
+    return err as ReadinessError;
+  };
+
   it('follows the recorded Recreate rollout to the end, logging only changes', async () => {
     const seq = (recorded('017').response.stream ?? []).map((e) => e.object!);
     const log = captureLog();
     const k = serving([...seq.slice(0, 3), seq[2]!, ...seq.slice(3)]);
-    const d = await waitForRollout(k, {
-      namespace: 'fixtures',
-      name: 'web',
-      timeoutMs: 10_000,
-      pollMs: 1,
-      log,
-    });
+    const d = await wait(k, { log });
     expect(d.status).toMatchObject({ availableReplicas: 1, updatedReplicas: 1, observedGeneration: 2 });
     const infos = log.lines.filter((l) => l.startsWith('info:'));
     expect(new Set(infos).size).toBe(infos.length);
@@ -159,14 +164,7 @@ describe('waitForRollout', () => {
       });
     });
     serving([recorded('087').response.body as KubeObject], k);
-    const err = await waitForRollout(k, {
-      namespace: 'fixtures',
-      name: 'img-missing',
-      timeoutMs: 10_000,
-      pollMs: 1,
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ReadinessError);
-    const e = err as ReadinessError;
+    const e = await readinessError(k, { name: 'img-missing' });
     expect(e.message).toMatch(
       /^Deployment img-missing exceeded its progress deadline \(ProgressDeadlineExceeded\)/,
     );
@@ -187,7 +185,7 @@ describe('waitForRollout', () => {
       return undefined;
     };
     const log = captureLog();
-    await waitForRollout(k, { namespace: 'fixtures', name: 'web', timeoutMs: 10_000, pollMs: 1, log });
+    await wait(k, { log });
     expect(log.lines.filter((l) => /^debug: .*etcd leader changed.*retrying/.test(l))).toHaveLength(3);
   });
 
@@ -199,26 +197,11 @@ describe('waitForRollout', () => {
         'Forbidden',
         'deployments.apps "web" is forbidden: User "x" cannot get resource "deployments" in API group "apps" in the namespace "fixtures"',
       );
-    await expect(
-      waitForRollout(k, { namespace: 'fixtures', name: 'web', timeoutMs: 10_000, pollMs: 1 }),
-    ).rejects.toThrow(/forbidden/);
-    await expect(
-      waitForRollout(new FakeKube('fixtures'), {
-        namespace: 'fixtures',
-        name: 'web',
-        timeoutMs: 10_000,
-        pollMs: 1,
-      }),
-    ).rejects.toThrow(/does not exist/);
+    await expect(wait(k)).rejects.toThrow(/forbidden/);
+    await expect(wait(new FakeKube('fixtures'))).rejects.toThrow(/does not exist/);
     const rolling = serving([recorded('012').response.body as KubeObject]);
-    const err = await waitForRollout(rolling, {
-      namespace: 'fixtures',
-      name: 'web',
-      timeoutMs: 30,
-      pollMs: 5,
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ReadinessError);
-    expect((err as Error).message).toMatch(
+    const err = await readinessError(rolling, { timeoutMs: 30, pollMs: 5 });
+    expect(err.message).toMatch(
       /did not become ready within 0s \(Deployment web: 0 of 1 updated replicas available\)/,
     );
   });
@@ -233,15 +216,8 @@ describe('waitForRollout', () => {
       message:
         'pods "web-1" is forbidden: exceeded quota: compute, requested: cpu=1, used: cpu=2, limited: cpu=2',
     });
-    const err = await waitForRollout(serving([d]), {
-      namespace: 'fixtures',
-      name: 'web',
-      timeoutMs: 10_000,
-      pollMs: 1,
-      replicaFailureGraceMs: 0,
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ReadinessError);
-    expect((err as ReadinessError).message).toMatch(/cannot create its pods: FailedCreate: .*exceeded quota/);
-    expect((err as ReadinessError).hint).toMatch(/a quota/);
+    const err = await readinessError(serving([d]), { replicaFailureGraceMs: 0 });
+    expect(err.message).toMatch(/cannot create its pods: FailedCreate: .*exceeded quota/);
+    expect(err.hint).toMatch(/a quota/);
   });
 });

@@ -24,19 +24,20 @@ const report = (over: Partial<EnvReport>): EnvReport => ({
   ...over,
 });
 
+/** A service's port as the report lists it, on host h. */
+const exposed = (service: string, url: string, port = 80, published = 1): EnvReport['urls'][number] => ({
+  service,
+  port,
+  published,
+  host: 'h',
+  url,
+});
+
 describe('commentBody', () => {
   it('starts with the marker, and a ready comment has the URL table, SHA, run link and phase times', () => {
     const body = commentBody(
       report({
-        urls: [
-          {
-            service: 'web',
-            port: 80,
-            published: 8000,
-            host: 'h',
-            url: 'https://web-80-shop-pr-7.example.com',
-          },
-        ],
+        urls: [exposed('web', 'https://web-80-shop-pr-7.example.com', 80, 8000)],
         phases: [
           { name: 'Apply the objects', ms: 1200 },
           { name: 'Build and start the services', ms: 42_000 },
@@ -74,15 +75,7 @@ describe('commentBody', () => {
   it('hostile service names and error text cannot inject markdown, HTML, mentions or table cells', () => {
     const body = commentBody(
       report({
-        urls: [
-          {
-            service: '<img src=x onerror=alert(1)>|[click](https://evil)@team',
-            port: 80,
-            published: 1,
-            host: 'h',
-            url: 'https://ok.example.com',
-          },
-        ],
+        urls: [exposed('<img src=x onerror=alert(1)>|[click](https://evil)@team', 'https://ok.example.com')],
       }),
     );
     const row = body.split('\n').find((l) => l.includes('ok.example.com'))!;
@@ -108,10 +101,7 @@ describe('customCommentBody', () => {
       file,
       'State: {{ state }}\n{% for u in urls %}- {{ u.service }}: {{ u.url }}\n{% endfor %}',
     );
-    const body = customCommentBody(
-      file,
-      report({ urls: [{ service: 'a|b', port: 1, published: 1, host: 'h', url: 'https://x.example.com' }] }),
-    );
+    const body = customCommentBody(file, report({ urls: [exposed('a|b', 'https://x.example.com', 1)] }));
     expect(body).toBe(`${commentMarker('shop-pr-7')}\nState: ready\n- a\\|b: https://x.example.com\n`);
   });
 

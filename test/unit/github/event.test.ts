@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/errors.js';
 import { type DecideOptions, decide, type EventInfo, withoutSecrets } from '../../../src/github/event.js';
+import { thrownBy } from '../support.js';
 
 const base: DecideOptions = { command: 'auto', allowPullRequestTarget: false };
 const pr = (action: string, over: Partial<NonNullable<EventInfo['pr']>> = {}, label?: string): EventInfo => ({
@@ -72,15 +73,9 @@ describe('decide', () => {
 
   it('pull_request_target is refused unless allowed, and says why', () => {
     const target = { ...pr('opened'), name: 'pull_request_target' };
-    let err: unknown;
-    try {
-      decide(base, target);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as InputError).input).toBe('allow-pull-request-target');
-    expect((err as InputError).userMessage).toMatch(/hands the cluster to whoever opened the PR/);
+    const err = thrownBy(InputError, () => decide(base, target));
+    expect(err.input).toBe('allow-pull-request-target');
+    expect(err.userMessage).toMatch(/hands the cluster to whoever opened the PR/);
     expect(decide({ ...base, allowPullRequestTarget: true }, target).command).toBe('up');
   });
 });

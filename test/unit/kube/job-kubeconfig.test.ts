@@ -129,16 +129,10 @@ describe("the job's own kubeconfig, when the input is empty", () => {
     const d = dir();
     const file = path.join(d, 'config');
     writeFileSync(file, `users:\n- name: x\n  user: {token: ${TOKEN}\n`);
-    let err: unknown;
-    try {
-      getInputs(source({}), d, { KUBECONFIG: file });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ActionError);
-    expect((err as Error).message).toMatch(
+    const err = thrownBy(ActionError, () => getInputs(source({}), d, { KUBECONFIG: file }));
+    expect(err.message).toMatch(
       new RegExp(`^The job's kubeconfig ${file} is not valid YAML \\(line \\d+\\)`),
     );
-    expect(`${(err as Error).message}${(err as ActionError).hint}`).not.toContain(TOKEN);
+    expect(`${err.message}${err.hint}`).not.toContain(TOKEN);
   });
 });

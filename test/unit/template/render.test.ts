@@ -88,21 +88,58 @@ describe('renderTemplate', () => {
   });
 
   describe('errors name the file and line and say what to do', () => {
-    it('an undefined variable', () => {
-      const file = write('t.njk', 'a: 1\nb: {{ nope }}\n');
-      const err = renderError(() => renderTemplate({ file, context }));
-      expect(err.file).toBe(file);
-      expect(err.line).toBe(2);
-      expect(err.message).toContain('`nope` is undefined');
-      expect(err.userMessage).toMatch(/default/);
-    });
-
-    it('an undefined optional variable, used through | dump', () => {
-      const file = write('t.njk', 'a: 1\n\ntitle: {{ pr.title | dump }}\n');
-      const err = renderError(() => renderTemplate({ file, context }));
-      expect(err.line).toBe(3);
-      expect(err.message).toContain('`pr.title | dump` is undefined');
-      expect(err.userMessage).toContain('{% if pr %}');
+    /** Each case: its name, the text of a template t.njk, what the error holds (given t.njk's path). */
+    it.each<[string, string, (file: string) => object]>([
+      [
+        'an undefined variable',
+        'a: 1\nb: {{ nope }}\n',
+        (file) => ({
+          file,
+          line: 2,
+          message: expect.stringContaining('`nope` is undefined'),
+          userMessage: expect.stringMatching(/default/),
+        }),
+      ],
+      [
+        'an undefined optional variable, used through | dump',
+        'a: 1\n\ntitle: {{ pr.title | dump }}\n',
+        () => ({
+          line: 3,
+          message: expect.stringContaining('`pr.title | dump` is undefined'),
+          userMessage: expect.stringContaining('{% if pr %}'),
+        }),
+      ],
+      [
+        'a syntax error',
+        'a: 1\n\nb: {% if %}x{% endif %}\n',
+        (file) => ({ file, line: 3, userMessage: expect.stringMatching(/syntax/) }),
+      ],
+      [
+        'an unclosed block',
+        'a: 1\n{% for x in labels %}\nb: 2\n',
+        (file) => ({ file, message: expect.stringMatching(/cannot render/) }),
+      ],
+      [
+        'an unknown filter',
+        'a: 1\nb: 2\nc: {{ id | toJson }}\n',
+        () => ({
+          line: 3,
+          message: expect.stringContaining('unknown filter "toJson"'),
+          userMessage: expect.stringContaining('toYaml'),
+        }),
+      ],
+      [
+        'a missing include',
+        'a: 1\n{% include "nope.njk" %}\n',
+        () => ({
+          line: 2,
+          message: expect.stringContaining('"nope.njk" not found'),
+          userMessage: expect.stringContaining(dir),
+        }),
+      ],
+    ])('%s', (_name, text, want) => {
+      const file = write('t.njk', text);
+      expect(renderError(() => renderTemplate({ file, context }))).toMatchObject(want(file));
     });
 
     it('an undefined variable in an included file names the included file', () => {
@@ -120,37 +157,6 @@ describe('renderTemplate', () => {
       const rel = path.relative(process.cwd(), path.join(dir, 'main.njk'));
       const err = renderError(() => renderTemplate({ file: rel, context }));
       expect(err.file).toBe(path.join(path.dirname(rel), 'inc.njk'));
-    });
-
-    it('a syntax error', () => {
-      const file = write('t.njk', 'a: 1\n\nb: {% if %}x{% endif %}\n');
-      const err = renderError(() => renderTemplate({ file, context }));
-      expect(err.file).toBe(file);
-      expect(err.line).toBe(3);
-      expect(err.userMessage).toMatch(/syntax/);
-    });
-
-    it('an unclosed block', () => {
-      const file = write('t.njk', 'a: 1\n{% for x in labels %}\nb: 2\n');
-      const err = renderError(() => renderTemplate({ file, context }));
-      expect(err.file).toBe(file);
-      expect(err.message).toMatch(/cannot render/);
-    });
-
-    it('an unknown filter', () => {
-      const file = write('t.njk', 'a: 1\nb: 2\nc: {{ id | toJson }}\n');
-      const err = renderError(() => renderTemplate({ file, context }));
-      expect(err.line).toBe(3);
-      expect(err.message).toContain('unknown filter "toJson"');
-      expect(err.userMessage).toContain('toYaml');
-    });
-
-    it('a missing include', () => {
-      const file = write('t.njk', 'a: 1\n{% include "nope.njk" %}\n');
-      const err = renderError(() => renderTemplate({ file, context }));
-      expect(err.line).toBe(2);
-      expect(err.message).toContain('"nope.njk" not found');
-      expect(err.userMessage).toContain(dir);
     });
 
     it('a missing template file', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/kube/types.js';
 import { applyOrder, deleteOrder, stampManifests, templateHash } from '../../../src/template/stamp.js';
+import { kubeObject as o } from '../support.js';
 
 const opts = {
   envId: 'shop-pr-7',
@@ -37,18 +38,6 @@ function dockerHost(): KubeObject {
     },
   };
 }
-
-const o = (
-  kind: string,
-  name: string,
-  apiVersion = 'v1',
-  rest: Record<string, unknown> = {},
-): KubeObject => ({
-  apiVersion,
-  kind,
-  metadata: { name },
-  ...rest,
-});
 
 describe('stampManifests', () => {
   const input: KubeObject[] = [

@@ -3,6 +3,7 @@ import { TemplateError } from '../../../src/errors.js';
 import type { KubeObject, TypeRef } from '../../../src/kube/types.js';
 import { parseManifests } from '../../../src/template/parse.js';
 import { type Scope, validateManifests } from '../../../src/template/validate.js';
+import { kubeObject as obj } from '../support.js';
 
 const FILE = 'env.yaml.njk';
 const NS = 'previews';
@@ -35,17 +36,6 @@ function dockerHost(name = 'env-dind', extra: Partial<KubeObject> = {}): KubeObj
   };
 }
 
-const obj = (
-  kind: string,
-  name: string,
-  apiVersion = 'v1',
-  metadata: Record<string, unknown> = {},
-): KubeObject => ({
-  apiVersion,
-  kind,
-  metadata: { name, ...metadata },
-});
-
 function problems(objs: KubeObject[], opts: { scopeOf?: typeof scopeOf } = {}): string {
   try {
     validateManifests(objs, { namespace: NS, file: FILE, scopeOf: opts.scopeOf ?? scopeOf });
@@ -59,7 +49,11 @@ function problems(objs: KubeObject[], opts: { scopeOf?: typeof scopeOf } = {}): 
 
 describe('validateManifests', () => {
   it('accepts a docker host with companions and fills in the namespace', () => {
-    const input = [obj('ConfigMap', 'cfg'), dockerHost(), obj('Service', 'svc', 'v1', { namespace: NS })];
+    const input = [
+      obj('ConfigMap', 'cfg'),
+      dockerHost(),
+      obj('Service', 'svc', 'v1', { metadata: { namespace: NS } }),
+    ];
     const out = validateManifests(input, { namespace: NS, file: FILE, scopeOf });
     expect(out.map((o) => o.metadata.namespace)).toEqual([NS, NS, NS]);
     expect(input[0]?.metadata.namespace).toBeUndefined();
@@ -86,7 +80,10 @@ describe('validateManifests', () => {
   });
 
   it('refuses a foreign namespace', () => {
-    const msg = problems([dockerHost(), obj('ConfigMap', 'c', 'v1', { namespace: 'kube-system' })]);
+    const msg = problems([
+      dockerHost(),
+      obj('ConfigMap', 'c', 'v1', { metadata: { namespace: 'kube-system' } }),
+    ]);
     expect(msg).toContain(
       'ConfigMap/c: is in namespace "kube-system", but all objects must be in "previews"',
     );
@@ -127,7 +124,7 @@ describe('validateManifests', () => {
   it('refuses label and annotation values that are not strings', () => {
     const msg = problems([
       dockerHost(),
-      obj('ConfigMap', 'c', 'v1', { labels: { version: 2 }, annotations: { enabled: true } }),
+      obj('ConfigMap', 'c', 'v1', { metadata: { labels: { version: 2 }, annotations: { enabled: true } } }),
     ]);
     expect(msg).toContain('metadata.labels["version"] is a number');
     expect(msg).toContain('metadata.annotations["enabled"] is a boolean');
