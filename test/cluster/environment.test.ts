@@ -10,67 +10,17 @@ import { findEnvironment, listDockerHosts } from '../../src/environment/find.js'
 import { waitForRollout } from '../../src/environment/wait.js';
 import { errorMessage, IdentityError, InputError, KubeApiError, ReadinessError } from '../../src/errors.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import type { KubeObject } from '../../src/kube/types.js';
-import { captureLog } from '../integration/harness.js';
+import { captureLog, stampedEnvironment } from '../integration/harness.js';
 import { useCluster } from './fixture.js';
 import { mintToken, tokenKubeconfig } from './identity.js';
 
 const FM = 'preevy-kube-action';
 
-function labels(envId: string, id: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'preevy.dev/env-id': envId,
-    'preevy.dev/instance': id,
-    'app.kubernetes.io/managed-by': 'preevy-kube-action',
-    'app.kubernetes.io/instance': id,
-    ...extra,
-  };
-}
-
-function objectsOf(NS: string, envId: string, id: string, image = 'docker:27.5.1-dind'): KubeObject[] {
-  const l = labels(envId, id);
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: `${id}-cfg`, namespace: NS, labels: l },
-      data: { a: '1' },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: `${id}-svc`, namespace: NS, labels: l },
-      spec: { selector: { 'preevy.dev/instance': id }, ports: [{ port: 2375, targetPort: 2375 }] },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: {
-        name: `${id}-dind`,
-        namespace: NS,
-        labels: { ...l, 'app.kubernetes.io/component': 'docker-host' },
-        annotations: {
-          'preevy.dev/created-at': '2026-01-01T00:00:00.000Z',
-          'preevy.dev/all-types': 'apps/v1/Deployment,v1/ConfigMap,v1/Service',
-        },
-      },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { 'preevy.dev/instance': id } },
-        template: {
-          metadata: { labels: { ...l, 'app.kubernetes.io/component': 'docker-host' } },
-          spec: { containers: [{ name: 'docker', image, securityContext: { privileged: true } }] },
-        },
-      },
-    },
-  ];
-}
-
 describe('src/kube and src/environment on a cluster', () => {
   const c = useCluster({ suite: 'environment' });
   let NS: string;
   let client: KubeClient;
-  const envObjects = (envId: string, id: string, image?: string) => objectsOf(NS, envId, id, image);
+  const envObjects = (envId: string, id: string, image?: string) => stampedEnvironment(NS, envId, id, image);
   /** The action's own client: the ServiceAccount's kubeconfig. */
   const as = async <T>(fn: (client: KubeClient) => Promise<T>): Promise<T> => {
     NS = c.namespace;

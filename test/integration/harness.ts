@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import type { RunContext } from '../../src/commands/run.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { DEFAULT_URL_TEMPLATE, type Inputs } from '../../src/inputs.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import type { Log } from '../../src/util/log.js';
 import { type DockerSim, startDockerSim as startSimCluster } from '../sim/cluster.js';
 import { type GitHubSim, type GitHubSimOptions, startGitHubSim } from '../sim/github/index.js';
@@ -259,4 +260,66 @@ export async function startJobGitHub(
     permissions: { contents: 'read', 'pull-requests': 'write', deployments: 'write' },
   });
   return gh;
+}
+
+function stampedLabels(
+  envId: string,
+  id: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    'preevy.dev/env-id': envId,
+    'preevy.dev/instance': id,
+    'app.kubernetes.io/managed-by': 'preevy-kube-action',
+    'app.kubernetes.io/instance': id,
+    ...extra,
+  };
+}
+
+/**
+ * An environment as the action stamps it (ConfigMap, Service, docker-host Deployment) in namespace NS, for the tests
+ * of src/environment that apply objects without rendering a template.
+ */
+export function stampedEnvironment(
+  NS: string,
+  envId: string,
+  id: string,
+  image = 'docker:27.5.1-dind',
+): KubeObject[] {
+  const l = stampedLabels(envId, id);
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${id}-cfg`, namespace: NS, labels: l },
+      data: { a: '1' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `${id}-svc`, namespace: NS, labels: l },
+      spec: { selector: { 'preevy.dev/instance': id }, ports: [{ port: 2375, targetPort: 2375 }] },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: `${id}-dind`,
+        namespace: NS,
+        labels: { ...l, 'app.kubernetes.io/component': 'docker-host' },
+        annotations: {
+          'preevy.dev/created-at': '2026-01-01T00:00:00.000Z',
+          'preevy.dev/all-types': 'apps/v1/Deployment,v1/ConfigMap,v1/Service',
+        },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'preevy.dev/instance': id } },
+        template: {
+          metadata: { labels: { ...l, 'app.kubernetes.io/component': 'docker-host' } },
+          spec: { containers: [{ name: 'docker', image, securityContext: { privileged: true } }] },
+        },
+      },
+    },
+  ];
 }

@@ -9,61 +9,11 @@ import { deleteEnvironment } from '../../src/environment/delete.js';
 import { findEnvironment } from '../../src/environment/find.js';
 import { waitForRollout } from '../../src/environment/wait.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
-import type { KubeObject } from '../../src/kube/types.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
-import { captureLog } from './harness.js';
+import { captureLog, stampedEnvironment } from './harness.js';
 
 const NS = 'kube-module';
 const FM = 'preevy-kube-action';
-
-function labels(envId: string, id: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'preevy.dev/env-id': envId,
-    'preevy.dev/instance': id,
-    'app.kubernetes.io/managed-by': 'preevy-kube-action',
-    'app.kubernetes.io/instance': id,
-    ...extra,
-  };
-}
-
-function envObjects(envId: string, id: string, image = 'docker:27.5.1-dind'): KubeObject[] {
-  const l = labels(envId, id);
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: `${id}-cfg`, namespace: NS, labels: l },
-      data: { a: '1' },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: `${id}-svc`, namespace: NS, labels: l },
-      spec: { selector: { 'preevy.dev/instance': id }, ports: [{ port: 2375, targetPort: 2375 }] },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: {
-        name: `${id}-dind`,
-        namespace: NS,
-        labels: { ...l, 'app.kubernetes.io/component': 'docker-host' },
-        annotations: {
-          'preevy.dev/created-at': '2026-01-01T00:00:00.000Z',
-          'preevy.dev/all-types': 'apps/v1/Deployment,v1/ConfigMap,v1/Service',
-        },
-      },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { 'preevy.dev/instance': id } },
-        template: {
-          metadata: { labels: { ...l, 'app.kubernetes.io/component': 'docker-host' } },
-          spec: { containers: [{ name: 'docker', image, securityContext: { privileged: true } }] },
-        },
-      },
-    },
-  ];
-}
 
 describe('src/kube against the simulator', () => {
   let sim: KubeSim;
@@ -101,7 +51,7 @@ describe('src/kube against the simulator', () => {
         pollMs: 50,
       });
     });
-    await applyObjects(client, envObjects(envId, id), { serverSide: true, fieldManager: FM });
+    await applyObjects(client, stampedEnvironment(NS, envId, id), { serverSide: true, fieldManager: FM });
     return `${id}-dind`;
   }
 
