@@ -12,6 +12,7 @@ import { GitHubServer, type Violation } from './server.js';
 import {
   GitHubState,
   type PullRequestSeed,
+  type RepositorySeed,
   type SimComment,
   type SimIssue,
   type SimPullRequest,
@@ -30,6 +31,7 @@ export type {
   PermissionLevel,
   PermissionName,
   PullRequestSeed,
+  RepositorySeed,
   SimComment,
   SimDeployment,
   SimDeploymentStatus,
@@ -57,18 +59,6 @@ export interface GitHubSimOptions {
   htmlUrl?: string;
   /** The secondary limit on content creation; `false` turns it off. Default 80 per minute, 500 per hour. */
   secondaryRateLimit?: Partial<SecondaryLimits> | false;
-}
-
-export interface RepositorySeed {
-  owner: string;
-  repo: string;
-  /** Default true: reads need the token's permission (public repositories answer reads without one). */
-  private?: boolean;
-  /** Default `main`. */
-  defaultBranch?: string;
-  branches?: Record<string, string>;
-  tags?: Record<string, string>;
-  ownerType?: 'User' | 'Organization';
 }
 
 export interface GitHubSim {

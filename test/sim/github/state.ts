@@ -108,6 +108,19 @@ export interface SimPullRequest {
   mergeCommitSha: string | null;
 }
 
+export interface RepositorySeed {
+  owner: string;
+  repo: string;
+  /** Default true: reads need the token's permission (public repositories answer reads without one). */
+  private?: boolean;
+  /** Default `main`. */
+  defaultBranch?: string;
+  /** Branch → SHA; the default branch gets a random SHA unless given. */
+  branches?: Record<string, string>;
+  tags?: Record<string, string>;
+  ownerType?: 'User' | 'Organization';
+}
+
 export interface PullRequestSeed {
   owner: string;
   repo: string;
@@ -277,17 +290,7 @@ export class GitHubState {
     return this.repos.get(lc(`${owner}/${name}`));
   }
 
-  addRepository(o: {
-    owner: string;
-    repo: string;
-    private?: boolean;
-    defaultBranch?: string;
-    /** Branch → SHA; the default branch gets a random SHA unless given. */
-    branches?: Record<string, string>;
-    tags?: Record<string, string>;
-    forkOf?: string;
-    ownerType?: 'User' | 'Organization';
-  }): SimRepo {
+  addRepository(o: RepositorySeed & Pick<SimRepo, 'forkOf'>): SimRepo {
     this.user(o.owner, o.ownerType);
     const existing = this.repo(o.owner, o.repo);
     const r: SimRepo = existing ?? {

@@ -16,9 +16,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { admitPod, randomSuffix } from './admission.js';
+import { addListener, clone, deepEqual, rfc3339 } from './controllers/util.js';
 import { errors } from './errors.js';
 import { enforcePodSecurity } from './podsecurity.js';
 import { apiVersionOf, hasGeneration, hasStatusSubresource } from './resources.js';
+import { goFieldOrder } from './schema/goorder.js';
 import { compileSelector } from './selectors.js';
 import type { ListOptions, ObjectKey, ResourceType, SimObject, Store, WatchEvent } from './types.js';
 
@@ -49,47 +51,11 @@ export interface HistoryEntry {
 
 type Listener = (ev: WatchEvent) => void;
 
-/** RFC 3339 with seconds, as metav1.Time serializes. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function clone<T>(v: T): T {
-  return structuredClone(v);
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
-}
+// One copy of these for the store and the controllers (whose test store must not depend on this file).
+export { clone, deepEqual, rfc3339 } from './controllers/util.js';
 
 // ObjectMeta fields in Go struct order, so objects serialize as a real server's do.
-export const META_ORDER = [
-  'name',
-  'generateName',
-  'namespace',
-  'selfLink',
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'deletionTimestamp',
-  'deletionGracePeriodSeconds',
-  'labels',
-  'annotations',
-  'ownerReferences',
-  'finalizers',
-  'managedFields',
-];
+export const META_ORDER = goFieldOrder('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta') ?? [];
 
 // Go serializes every map with its keys sorted; these are the map-typed fields of the served kinds.
 const STRING_MAPS = new Set([
@@ -265,13 +231,7 @@ export class MemoryStore implements Store {
 
   subscribe(group: string, resource: string, fn: Listener): () => void {
     const k = typeKey(group, resource);
-    let set = this.listeners.get(k);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(k, set);
-    }
-    set.add(fn);
-    return () => set.delete(fn);
+    return addListener(this.listeners, k, fn);
   }
 
   /** Every event of every type (the audit of writes in tests, the GC). */

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { ListOptions, ObjectKey, ResourceType, SimObject, Store, WatchEvent } from '../types.js';
-import { clone, deepEqual, randomSuffix, rfc3339 } from './util.js';
+import { addListener, clone, deepEqual, randomSuffix, rfc3339 } from './util.js';
 
 const t = (
   group: string,
@@ -136,13 +136,7 @@ export class TestStore implements Store {
 
   subscribe(group: string, resource: string, fn: (ev: WatchEvent) => void): () => void {
     const k = tk({ group, resource });
-    let set = this.listeners.get(k);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(k, set);
-    }
-    set.add(fn);
-    return () => set.delete(fn);
+    return addListener(this.listeners, k, fn);
   }
 
   /** In resourceVersion order even when a subscriber writes from its callback. */

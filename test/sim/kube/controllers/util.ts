@@ -66,6 +66,17 @@ export function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** Adds `fn` to the listeners of `key`; the function returned removes it again. */
+export function addListener<K, F>(listeners: Map<K, Set<F>>, key: K, fn: F): () => void {
+  let set = listeners.get(key);
+  if (!set) {
+    set = new Set();
+    listeners.set(key, set);
+  }
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
 // ---- label selectors (metav1.LabelSelector as stored in specs)
 
 export interface LabelSelector {
