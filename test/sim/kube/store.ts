@@ -16,7 +16,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { admitPod, randomSuffix } from './admission.js';
-import { addListener, clone, deepEqual, rfc3339 } from './controllers/util.js';
+import {
+  addListener,
+  clone,
+  deepEqual,
+  keepStoredMeta,
+  rfc3339,
+  withDeletion,
+  withStatusOf,
+} from './controllers/util.js';
 import { errors } from './errors.js';
 import { enforcePodSecurity } from './podsecurity.js';
 import { apiVersionOf, hasGeneration, hasStatusSubresource } from './resources.js';
@@ -434,23 +442,13 @@ export class MemoryStore implements Store {
 
     let next: SimObject;
     if (statusOnly) {
-      next = clone(existing);
-      next.status = clone(input.status);
-      // The status strategies keep spec and labels but take annotations (the Deployment controller writes
-      // its revision annotation this way: fixture 011 shows it in the status managedFields entry).
-      if (input.metadata.annotations !== undefined)
-        next.metadata.annotations = clone(input.metadata.annotations);
+      next = withStatusOf(existing, input);
       if (input.metadata.managedFields !== undefined)
         next.metadata.managedFields = clone(input.metadata.managedFields);
     } else {
       next = clone(input);
       const m = next.metadata;
-      m.namespace = existing.metadata.namespace;
-      m.uid = existing.metadata.uid;
-      m.creationTimestamp = existing.metadata.creationTimestamp;
-      m.deletionTimestamp = existing.metadata.deletionTimestamp;
-      m.deletionGracePeriodSeconds = existing.metadata.deletionGracePeriodSeconds;
-      m.generation = existing.metadata.generation;
+      keepStoredMeta(next, existing);
       if (hasStatusSubresource(t)) {
         if (existing.status === undefined) delete next.status;
         else next.status = clone(existing.status);
@@ -462,6 +460,16 @@ export class MemoryStore implements Store {
       }
     }
     return this.commit(t, existing, next);
+  }
+
+  /** Stores a delete in progress (deletionTimestamp set): the garbage collector finishes it. */
+  private markDeleting(t: ResourceType, next: SimObject): SimObject {
+    next.metadata.resourceVersion = this.nextRv();
+    const stored = canonicalize(next);
+    this.put(t, stored);
+    this.emit(t, 'MODIFIED', stored);
+    this.scheduleGc();
+    return clone(stored);
   }
 
   private keepImmutablePodFields(existing: SimObject, next: SimObject): void {
@@ -542,12 +550,7 @@ export class MemoryStore implements Store {
       const next = clone(existing);
       next.metadata.deletionTimestamp = now;
       next.status = { ...(next.status ?? {}), phase: 'Terminating' };
-      next.metadata.resourceVersion = this.nextRv();
-      const stored = canonicalize(next);
-      this.put(t, stored);
-      this.emit(t, 'MODIFIED', stored);
-      this.scheduleGc();
-      return clone(stored);
+      return this.markDeleting(t, next);
     }
 
     if (propagationPolicy === 'Orphan') this.orphanDependents(existing.metadata.uid);
@@ -564,12 +567,7 @@ export class MemoryStore implements Store {
         if (propagationPolicy === 'Foreground') {
           next.metadata.finalizers = [...(next.metadata.finalizers ?? []), 'foregroundDeletion'];
         }
-        next.metadata.resourceVersion = this.nextRv();
-        const stored = canonicalize(next);
-        this.put(t, stored);
-        this.emit(t, 'MODIFIED', stored);
-        this.scheduleGc();
-        return clone(stored);
+        return this.markDeleting(t, next);
       }
       if (existing.metadata.finalizers?.length) {
         // The kubelet is done: what is left waits for its finalizers with a zero grace period.
@@ -590,19 +588,7 @@ export class MemoryStore implements Store {
       if (existing.metadata.deletionTimestamp && deepEqual(finalizers, existing.metadata.finalizers)) {
         return clone(existing);
       }
-      const next = clone(existing);
-      const first = next.metadata.deletionTimestamp === undefined;
-      next.metadata.deletionTimestamp ??= now;
-      next.metadata.deletionGracePeriodSeconds ??= 0;
-      next.metadata.finalizers = finalizers;
-      // Setting deletionTimestamp bumps generation on kinds that track it (fixture 033: 2 -> 3).
-      if (first && hasGeneration(t)) next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
-      next.metadata.resourceVersion = this.nextRv();
-      const stored = canonicalize(next);
-      this.put(t, stored);
-      this.emit(t, 'MODIFIED', stored);
-      this.scheduleGc();
-      return clone(stored);
+      return this.markDeleting(t, withDeletion(existing, finalizers, now, hasGeneration(t)));
     }
     this.remove(t, existing);
     return undefined;
