@@ -10,7 +10,9 @@ import { RateLimits, type RateWindow, type SecondaryLimits } from './ratelimit.j
 import { deployment, deploymentStatus, issueComment, type Json, type Urls } from './render.js';
 import { GitHubServer, type Violation } from './server.js';
 import {
+  type CommentSeed,
   GitHubState,
+  type IssueSeed,
   type PullRequestSeed,
   type RepositorySeed,
   type SimComment,
@@ -27,7 +29,9 @@ export type { RateWindow, SecondaryLimits } from './ratelimit.js';
 export type { Json } from './render.js';
 export type { Violation } from './server.js';
 export type {
+  CommentSeed,
   DeploymentState,
+  IssueSeed,
   PermissionLevel,
   PermissionName,
   PullRequestSeed,
@@ -72,27 +76,14 @@ export interface GitHubSim {
   /** Requests and answers that do not match GitHub's description: a test asserts `toEqual([])`. */
   violations: Violation[];
   addToken(token: string, opts: TokenOptions): SimToken;
+  /** The GITHUB_TOKEN of a workflow job: github-actions[bot]'s installation token, with the job's `permissions:`. */
+  addJobToken(token: string, opts?: Omit<TokenOptions, 'login' | 'kind'>): SimToken;
   addRepository(seed: RepositorySeed): SimRepo;
   /** Creates or updates a pull request (also its repositories and head branch). */
   addPullRequest(seed: PullRequestSeed): SimIssue & { pull: SimPullRequest };
-  addIssue(seed: {
-    owner: string;
-    repo: string;
-    number?: number;
-    title?: string;
-    body?: string | null;
-    user?: string;
-    state?: 'open' | 'closed';
-    labels?: string[];
-  }): SimIssue;
+  addIssue(seed: IssueSeed): SimIssue;
   /** Seeds a comment as `user` wrote it (no token needed). */
-  addComment(seed: {
-    owner: string;
-    repo: string;
-    issueNumber: number;
-    body: string;
-    user: string;
-  }): SimComment;
+  addComment(seed: CommentSeed): SimComment;
   /** The comments of an issue or pull request as GET .../comments returns them, oldest first. */
   comments(owner: string, repo: string, issueNumber: number): Json[];
   /** Deployments as GET .../deployments returns them (newest first), each with its statuses (newest first). */
@@ -135,6 +126,8 @@ export async function startGitHubSim(opts: GitHubSimOptions = {}): Promise<GitHu
     audit,
     violations,
     addToken: (token, o) => state.addToken(token, o),
+    addJobToken: (token, o) =>
+      state.addToken(token, { login: 'github-actions[bot]', kind: 'installation', ...o }),
     addRepository: (seed) => state.addRepository(seed),
     addPullRequest: (seed) => state.addPullRequest(seed),
     addIssue: (seed) => state.addIssue(seed),

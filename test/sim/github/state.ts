@@ -121,6 +121,25 @@ export interface RepositorySeed {
   ownerType?: 'User' | 'Organization';
 }
 
+export interface IssueSeed {
+  owner: string;
+  repo: string;
+  number?: number;
+  title?: string;
+  body?: string | null;
+  user?: string;
+  state?: 'open' | 'closed';
+  labels?: string[];
+}
+
+export interface CommentSeed {
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  body: string;
+  user: string;
+}
+
 export interface PullRequestSeed {
   owner: string;
   repo: string;
@@ -356,16 +375,7 @@ export class GitHubState {
     return max + 1;
   }
 
-  addIssue(o: {
-    owner: string;
-    repo: string;
-    number?: number;
-    title?: string;
-    body?: string | null;
-    user?: string;
-    state?: 'open' | 'closed';
-    labels?: string[];
-  }): SimIssue {
+  addIssue(o: IssueSeed): SimIssue {
     const r = this.repo(o.owner, o.repo) ?? this.addRepository({ owner: o.owner, repo: o.repo });
     const number = o.number ?? this.nextIssueNumber(r.owner, r.name);
     const now = this.timestamp();
@@ -463,13 +473,7 @@ export class GitHubState {
     return issue as SimIssue & { pull: SimPullRequest };
   }
 
-  addComment(o: {
-    owner: string;
-    repo: string;
-    issueNumber: number;
-    body: string;
-    user: string;
-  }): SimComment {
+  addComment(o: CommentSeed): SimComment {
     const issue = this.issue(o.owner, o.repo, o.issueNumber);
     if (!issue) throw new Error(`no issue or pull request ${o.owner}/${o.repo}#${o.issueNumber}`);
     this.user(o.user);

@@ -213,6 +213,11 @@ function defaultService(o: Obj): void {
   }
 }
 
+function defaultRoleRef(o: Obj): void {
+  const ref = obj(o, 'roleRef');
+  if (isEmptyStr(ref.apiGroup)) ref.apiGroup = 'rbac.authorization.k8s.io';
+}
+
 /** The volume sources' file mode: 0644. */
 const defaultMode0644: Defaulter = (o) => fill(o, { defaultMode: 420 });
 
@@ -309,14 +314,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
   [`${CORE}PersistentVolumeClaimSpec`]: (o) => {
     if (isEmptyStr(o.volumeMode)) o.volumeMode = 'Filesystem';
   },
-  [`${RBAC}RoleBinding`]: (o) => {
-    const ref = obj(o, 'roleRef');
-    if (isEmptyStr(ref.apiGroup)) ref.apiGroup = 'rbac.authorization.k8s.io';
-  },
-  [`${RBAC}ClusterRoleBinding`]: (o) => {
-    const ref = obj(o, 'roleRef');
-    if (isEmptyStr(ref.apiGroup)) ref.apiGroup = 'rbac.authorization.k8s.io';
-  },
+  [`${RBAC}RoleBinding`]: defaultRoleRef,
+  [`${RBAC}ClusterRoleBinding`]: defaultRoleRef,
   [`${RBAC}Subject`]: (o) => {
     if (isEmptyStr(o.apiGroup)) {
       // "" for a ServiceAccount, which Go's omitempty leaves out of every answer (kube-real-2/044).

@@ -44,6 +44,13 @@ function nonNegative(v: unknown, field: string): Errs {
   return n !== undefined && n < 0 ? [fe.invalid(field, n, NEGATIVE)] : [];
 }
 
+/** Each element of a list as an object (`{}` when it is not one), with its path `field[i]`. */
+function eachObject(list: unknown, field: string, fn: (o: Obj, path: string) => void): void {
+  asArr(list).forEach((x, i) => {
+    fn(asObj(x) ?? {}, `${field}[${i}]`);
+  });
+}
+
 /** `nonNegative` for each of the spec's `fields`, in Go's order of the checks. */
 function nonNegativeSpec(spec: Obj, ...fields: string[]): Errs {
   return fields.flatMap((f) => nonNegative(spec[f], `spec.${f}`));
@@ -329,9 +336,7 @@ function validateProbe(probe: unknown, field: string, kind: 'liveness' | 'readin
 function validateContainerPorts(ports: unknown, field: string): Errs {
   const errs: Errs = [];
   const names = new Set<string>();
-  asArr(ports).forEach((x, i) => {
-    const port = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(ports, field, (port, p) => {
     const name = asStr(port.name);
     if (name) {
       const msgs = isValidPortName(name);
@@ -368,9 +373,7 @@ const ENV_FIELD_PATHS = [
 
 function validateEnv(env: unknown, field: string): Errs {
   const errs: Errs = [];
-  asArr(env).forEach((x, i) => {
-    const ev = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(env, field, (ev, p) => {
     const name = asStr(ev.name);
     if (!name) errs.push(fe.required(`${p}.name`));
     else for (const m of isRelaxedEnvVarName(name)) errs.push(fe.invalid(`${p}.name`, name, m));
@@ -488,9 +491,7 @@ function validateResources(res: unknown, field: string): Errs {
 function validateVolumeMounts(mounts: unknown, volumes: Set<string>, field: string): Errs {
   const errs: Errs = [];
   const paths = new Set<string>();
-  asArr(mounts).forEach((x, i) => {
-    const m = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(mounts, field, (m, p) => {
     const name = asStr(m.name);
     if (!name) errs.push(fe.required(`${p}.name`));
     if (!volumes.has(name)) errs.push(fe.notFound(`${p}.name`, name));
@@ -570,9 +571,7 @@ function validateContainers(
 function validateVolumes(list: unknown, field: string): { errs: Errs; names: Set<string> } {
   const errs: Errs = [];
   const names = new Set<string>();
-  asArr(list).forEach((x, i) => {
-    const v = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(list, field, (v, p) => {
     const el: Errs = [];
     const sources = VOLUME_SOURCES.filter((k) => has(v, k));
     if (sources.length === 0) el.push(fe.required(p, 'must specify a volume type'));
@@ -1057,9 +1056,7 @@ function validateSecret(o: Obj, old: Obj | undefined): Errs {
 
 function validatePolicyRules(rules: unknown, namespaced: boolean): Errs {
   const errs: Errs = [];
-  asArr(rules).forEach((x, i) => {
-    const r = asObj(x) ?? {};
-    const p = `rules[${i}]`;
+  eachObject(rules, 'rules', (r, p) => {
     if (asArr(r.verbs).length === 0)
       errs.push(fe.required(`${p}.verbs`, 'verbs must contain at least one value'));
     const urls = asArr(r.nonResourceURLs);
@@ -1103,9 +1100,7 @@ function validateRoleBinding(o: Obj, namespaced: boolean, old: Obj | undefined):
   const name = asStr(ref.name);
   if (!name) errs.push(fe.required('roleRef.name'));
   else for (const m of isValidPathSegmentName(name)) errs.push(fe.invalid('roleRef.name', name, m));
-  asArr(o.subjects).forEach((x, i) => {
-    const s = asObj(x) ?? {};
-    const p = `subjects[${i}]`;
+  eachObject(o.subjects, 'subjects', (s, p) => {
     const sname = asStr(s.name);
     if (!sname) errs.push(fe.required(`${p}.name`));
     const sgroup = asStr(s.apiGroup);
