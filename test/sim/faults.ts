@@ -53,8 +53,8 @@ export interface AuditEntry {
   userAgent?: string;
 }
 
-/** mulberry32: small, fast and good enough for test decisions. */
-function prng(seed: number): () => number {
+/** mulberry32: small, seedable and good enough for test decisions (fault draws, the wire's cut points). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

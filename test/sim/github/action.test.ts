@@ -19,9 +19,7 @@ let sim: GitHubSim;
 beforeAll(async () => {
   sim = await startGitHubSim();
   // What a workflow with `permissions: { pull-requests: write, deployments: write }` hands the action.
-  sim.addToken('ghs_job', {
-    login: 'github-actions[bot]',
-    kind: 'installation',
+  sim.addJobToken('ghs_job', {
     permissions: { 'pull-requests': 'write', deployments: 'write', contents: 'read' },
   });
   sim.addToken('ghp_maintainer', { login: 'maintainer', kind: 'user' });
@@ -128,11 +126,7 @@ describe('src/github/deployments.ts', () => {
   });
 
   it('without deployments: write the calls fail with 403 "Resource not accessible by integration"', async () => {
-    sim.addToken('ghs_no_deploy', {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { 'pull-requests': 'write' },
-    });
+    sim.addJobToken('ghs_no_deploy', { permissions: { 'pull-requests': 'write' } });
     await expect(
       startDeployment(
         api('ghs_no_deploy'),

@@ -20,7 +20,6 @@ type Failure =
 
 export type FaultAction = shared.FaultAction<Failure>;
 export type FaultRule = shared.FaultRule<Failure>;
-export type FaultDecision = shared.FaultDecision<Failure>;
 
 export class Faults extends shared.Faults<Failure> {}
 

@@ -84,6 +84,20 @@ function commentOf(ctx: Ctx): SimComment | undefined {
   return ctx.state.comment(ctx.repo.owner, ctx.repo.name, int(ctx.params.comment_id));
 }
 
+/** A route on the comment `comment_id` (404 when there is none); a write counts against the content limit. */
+function onComment(level: 'read' | 'write', run: (ctx: Ctx, c: SimComment) => Reply): Handler {
+  return {
+    repoScoped: true,
+    ...(level === 'write' ? { createsContent: true } : {}),
+    permissions: commentNeeds(level),
+    run(ctx) {
+      const c = commentOf(ctx);
+      if (!c) throw notFound();
+      return run(ctx, c);
+    },
+  };
+}
+
 /**
  * Comments on a pull request are allowed by either `issues` or `pull-requests`, as GitHub documents for the
  * issue comment endpoints; on a plain issue only by `issues`.
@@ -249,40 +263,21 @@ export const handlers: Record<string, Handler> = {
     },
   },
 
-  'issues/get-comment': {
-    repoScoped: true,
-    permissions: commentNeeds('read'),
-    run(ctx) {
-      const c = commentOf(ctx);
-      if (!c) throw notFound();
-      return { status: 200, body: issueComment(c, ctx.state, ctx.urls) };
-    },
-  },
+  'issues/get-comment': onComment('read', (ctx, c) => ({
+    status: 200,
+    body: issueComment(c, ctx.state, ctx.urls),
+  })),
 
-  'issues/update-comment': {
-    repoScoped: true,
-    createsContent: true,
-    permissions: commentNeeds('write'),
-    run(ctx) {
-      const c = commentOf(ctx);
-      if (!c) throw notFound();
-      c.body = checkCommentBody(ctx.body.body);
-      c.updatedAt = ctx.state.timestamp();
-      return { status: 200, body: issueComment(c, ctx.state, ctx.urls) };
-    },
-  },
+  'issues/update-comment': onComment('write', (ctx, c) => {
+    c.body = checkCommentBody(ctx.body.body);
+    c.updatedAt = ctx.state.timestamp();
+    return { status: 200, body: issueComment(c, ctx.state, ctx.urls) };
+  }),
 
-  'issues/delete-comment': {
-    repoScoped: true,
-    createsContent: true,
-    permissions: commentNeeds('write'),
-    run(ctx) {
-      const c = commentOf(ctx);
-      if (!c) throw notFound();
-      ctx.state.comments.splice(ctx.state.comments.indexOf(c), 1);
-      return { status: 204 };
-    },
-  },
+  'issues/delete-comment': onComment('write', (ctx, c) => {
+    ctx.state.comments.splice(ctx.state.comments.indexOf(c), 1);
+    return { status: 204 };
+  }),
 
   'pulls/get': {
     repoScoped: true,

@@ -10,8 +10,11 @@ import { RateLimits, type RateWindow, type SecondaryLimits } from './ratelimit.j
 import { deployment, deploymentStatus, issueComment, type Json, type Urls } from './render.js';
 import { GitHubServer, type Violation } from './server.js';
 import {
+  type CommentSeed,
   GitHubState,
+  type IssueSeed,
   type PullRequestSeed,
+  type RepositorySeed,
   type SimComment,
   type SimIssue,
   type SimPullRequest,
@@ -26,10 +29,13 @@ export type { RateWindow, SecondaryLimits } from './ratelimit.js';
 export type { Json } from './render.js';
 export type { Violation } from './server.js';
 export type {
+  CommentSeed,
   DeploymentState,
+  IssueSeed,
   PermissionLevel,
   PermissionName,
   PullRequestSeed,
+  RepositorySeed,
   SimComment,
   SimDeployment,
   SimDeploymentStatus,
@@ -59,18 +65,6 @@ export interface GitHubSimOptions {
   secondaryRateLimit?: Partial<SecondaryLimits> | false;
 }
 
-export interface RepositorySeed {
-  owner: string;
-  repo: string;
-  /** Default true: reads need the token's permission (public repositories answer reads without one). */
-  private?: boolean;
-  /** Default `main`. */
-  defaultBranch?: string;
-  branches?: Record<string, string>;
-  tags?: Record<string, string>;
-  ownerType?: 'User' | 'Organization';
-}
-
 export interface GitHubSim {
   /** http://127.0.0.1:<port>: the API base URL (GITHUB_API_URL). */
   url: string;
@@ -82,27 +76,14 @@ export interface GitHubSim {
   /** Requests and answers that do not match GitHub's description: a test asserts `toEqual([])`. */
   violations: Violation[];
   addToken(token: string, opts: TokenOptions): SimToken;
+  /** The GITHUB_TOKEN of a workflow job: github-actions[bot]'s installation token, with the job's `permissions:`. */
+  addJobToken(token: string, opts?: Omit<TokenOptions, 'login' | 'kind'>): SimToken;
   addRepository(seed: RepositorySeed): SimRepo;
   /** Creates or updates a pull request (also its repositories and head branch). */
   addPullRequest(seed: PullRequestSeed): SimIssue & { pull: SimPullRequest };
-  addIssue(seed: {
-    owner: string;
-    repo: string;
-    number?: number;
-    title?: string;
-    body?: string | null;
-    user?: string;
-    state?: 'open' | 'closed';
-    labels?: string[];
-  }): SimIssue;
+  addIssue(seed: IssueSeed): SimIssue;
   /** Seeds a comment as `user` wrote it (no token needed). */
-  addComment(seed: {
-    owner: string;
-    repo: string;
-    issueNumber: number;
-    body: string;
-    user: string;
-  }): SimComment;
+  addComment(seed: CommentSeed): SimComment;
   /** The comments of an issue or pull request as GET .../comments returns them, oldest first. */
   comments(owner: string, repo: string, issueNumber: number): Json[];
   /** Deployments as GET .../deployments returns them (newest first), each with its statuses (newest first). */
@@ -145,6 +126,8 @@ export async function startGitHubSim(opts: GitHubSimOptions = {}): Promise<GitHu
     audit,
     violations,
     addToken: (token, o) => state.addToken(token, o),
+    addJobToken: (token, o) =>
+      state.addToken(token, { login: 'github-actions[bot]', kind: 'installation', ...o }),
     addRepository: (seed) => state.addRepository(seed),
     addPullRequest: (seed) => state.addPullRequest(seed),
     addIssue: (seed) => state.addIssue(seed),

@@ -14,6 +14,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { closeServer, listen } from '../listen.js';
 import type { AuditEntry, Faults } from './faults.js';
 import { ApiError, type Ctx, handlers, type Need, type Reply } from './handlers.js';
 import type { OpenApi, Operation } from './openapi.js';
@@ -112,21 +113,11 @@ export class GitHubServer {
   }
 
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : port);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    for (const s of this.sockets) s.destroy();
-    await closed;
+  close(): Promise<void> {
+    return closeServer(this.server, this.sockets);
   }
 
   private violation(entry: AuditEntry, kind: Violation['kind'], status: number, errors: string[]): void {

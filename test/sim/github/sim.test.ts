@@ -14,16 +14,10 @@ let sim: GitHubSim;
 
 beforeAll(async () => {
   sim = await startGitHubSim({ secondaryRateLimit: false });
-  sim.addToken(ACTIONS, {
-    login: 'github-actions[bot]',
-    kind: 'installation',
+  sim.addJobToken(ACTIONS, {
     permissions: { 'pull-requests': 'write', issues: 'write', deployments: 'write', contents: 'read' },
   });
-  sim.addToken(READONLY, {
-    login: 'github-actions[bot]',
-    kind: 'installation',
-    permissions: { contents: 'read' },
-  });
+  sim.addJobToken(READONLY, { permissions: { contents: 'read' } });
   sim.addToken(PAT, { login: 'octocat', kind: 'user' });
   sim.addToken(FINE, { login: 'hubot', kind: 'user', permissions: { contents: 'read' } });
   sim.addPullRequest({
@@ -230,16 +224,8 @@ describe('authentication and permissions', () => {
   });
 
   it('comments on a pull request need issues or pull-requests write; on an issue, issues', async () => {
-    sim.addToken('ghs_pr_only', {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { 'pull-requests': 'write' },
-    });
-    sim.addToken('ghs_issues_only', {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      permissions: { issues: 'write' },
-    });
+    sim.addJobToken('ghs_pr_only', { permissions: { 'pull-requests': 'write' } });
+    sim.addJobToken('ghs_issues_only', { permissions: { issues: 'write' } });
     sim.addIssue({ owner: OWNER, repo: REPO, number: 8 });
     const target = { owner: OWNER, repo: REPO, body: 'x' };
     await client('ghs_pr_only').rest.issues.createComment({ ...target, issue_number: 42 });
@@ -264,11 +250,7 @@ describe('authentication and permissions', () => {
   });
 
   it('a repository outside the token is 404, as GitHub hides it', async () => {
-    sim.addToken('ghs_other_repo', {
-      login: 'github-actions[bot]',
-      kind: 'installation',
-      repositories: ['acme/other'],
-    });
+    sim.addJobToken('ghs_other_repo', { repositories: ['acme/other'] });
     const e = await failure(
       client('ghs_other_repo').rest.pulls.get({ owner: OWNER, repo: REPO, pull_number: 42 }),
     );
@@ -528,7 +510,7 @@ describe('the OpenAPI contract', () => {
 
 describe('rate limits and faults', () => {
   it('x-ratelimit headers count down per token; a spent window is 403 with remaining 0', async () => {
-    sim.addToken('ghs_small', { login: 'github-actions[bot]', kind: 'installation', rateLimit: 3 });
+    sim.addJobToken('ghs_small', { rateLimit: 3 });
     const api = client('ghs_small');
     const seen: Array<string | undefined> = [];
     for (let i = 0; i < 3; i++) {
@@ -586,7 +568,7 @@ describe('rate limits and faults', () => {
   it('the secondary limit on content creation answers 403 with retry-after', async () => {
     const small = await startGitHubSim({ secondaryRateLimit: { perMinute: 2 } });
     try {
-      small.addToken('t', { login: 'github-actions[bot]', kind: 'installation' });
+      small.addJobToken('t');
       small.addPullRequest({ owner: OWNER, repo: REPO, number: 1 });
       const api = github.getOctokit('t', { baseUrl: small.url });
       const post = () =>

@@ -108,6 +108,38 @@ export interface SimPullRequest {
   mergeCommitSha: string | null;
 }
 
+export interface RepositorySeed {
+  owner: string;
+  repo: string;
+  /** Default true: reads need the token's permission (public repositories answer reads without one). */
+  private?: boolean;
+  /** Default `main`. */
+  defaultBranch?: string;
+  /** Branch → SHA; the default branch gets a random SHA unless given. */
+  branches?: Record<string, string>;
+  tags?: Record<string, string>;
+  ownerType?: 'User' | 'Organization';
+}
+
+export interface IssueSeed {
+  owner: string;
+  repo: string;
+  number?: number;
+  title?: string;
+  body?: string | null;
+  user?: string;
+  state?: 'open' | 'closed';
+  labels?: string[];
+}
+
+export interface CommentSeed {
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  body: string;
+  user: string;
+}
+
 export interface PullRequestSeed {
   owner: string;
   repo: string;
@@ -277,17 +309,7 @@ export class GitHubState {
     return this.repos.get(lc(`${owner}/${name}`));
   }
 
-  addRepository(o: {
-    owner: string;
-    repo: string;
-    private?: boolean;
-    defaultBranch?: string;
-    /** Branch → SHA; the default branch gets a random SHA unless given. */
-    branches?: Record<string, string>;
-    tags?: Record<string, string>;
-    forkOf?: string;
-    ownerType?: 'User' | 'Organization';
-  }): SimRepo {
+  addRepository(o: RepositorySeed & Pick<SimRepo, 'forkOf'>): SimRepo {
     this.user(o.owner, o.ownerType);
     const existing = this.repo(o.owner, o.repo);
     const r: SimRepo = existing ?? {
@@ -353,16 +375,7 @@ export class GitHubState {
     return max + 1;
   }
 
-  addIssue(o: {
-    owner: string;
-    repo: string;
-    number?: number;
-    title?: string;
-    body?: string | null;
-    user?: string;
-    state?: 'open' | 'closed';
-    labels?: string[];
-  }): SimIssue {
+  addIssue(o: IssueSeed): SimIssue {
     const r = this.repo(o.owner, o.repo) ?? this.addRepository({ owner: o.owner, repo: o.repo });
     const number = o.number ?? this.nextIssueNumber(r.owner, r.name);
     const now = this.timestamp();
@@ -460,13 +473,7 @@ export class GitHubState {
     return issue as SimIssue & { pull: SimPullRequest };
   }
 
-  addComment(o: {
-    owner: string;
-    repo: string;
-    issueNumber: number;
-    body: string;
-    user: string;
-  }): SimComment {
+  addComment(o: CommentSeed): SimComment {
     const issue = this.issue(o.owner, o.repo, o.issueNumber);
     if (!issue) throw new Error(`no issue or pull request ${o.owner}/${o.repo}#${o.issueNumber}`);
     this.user(o.user);

@@ -32,27 +32,33 @@ export type ApplyResult =
       message?: string;
     };
 
+/** What a server-side apply needs; `S` is the schema registry the implementation works with. */
+export interface ApplyArgs<S = SchemaRegistry> {
+  existing?: SimObject;
+  applied: SimObject;
+  manager: string;
+  force: boolean;
+  apiVersion: string;
+  now: string;
+  schemas: S;
+}
+
+/** What the field manager needs to record an Update-operation write; `S` as for ApplyArgs. */
+export interface RecordUpdateArgs<S = SchemaRegistry> {
+  old?: SimObject;
+  updated: SimObject;
+  manager: string;
+  apiVersion: string;
+  now: string;
+  schemas: S;
+  subresource?: string;
+  operation?: 'Update';
+}
+
 export interface Codecs {
   schemas: SchemaRegistry;
-  serverSideApply(args: {
-    existing?: SimObject;
-    applied: SimObject;
-    manager: string;
-    force: boolean;
-    apiVersion: string;
-    now: string;
-    schemas: SchemaRegistry;
-  }): ApplyResult;
-  recordUpdate(args: {
-    old?: SimObject;
-    updated: SimObject;
-    manager: string;
-    apiVersion: string;
-    now: string;
-    schemas: SchemaRegistry;
-    subresource?: string;
-    operation?: 'Update';
-  }): SimObject;
+  serverSideApply(args: ApplyArgs): ApplyResult;
+  recordUpdate(args: RecordUpdateArgs): SimObject;
   strategicMergePatch(
     obj: SimObject,
     patch: unknown,

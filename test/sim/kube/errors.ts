@@ -2,6 +2,7 @@
  * Status errors exactly as kube-apiserver words them (see test/fixtures/kube-api, section 4).
  * Anything in the simulator throws a StatusError; the HTTP layer turns it into the response.
  */
+import type { Attributes } from './rbac.js';
 
 export interface StatusCause {
   reason?: string;
@@ -63,14 +64,20 @@ function groupDetails(group: string, resource: string, name?: string): StatusBod
   return d;
 }
 
+/** An error about one object, worded around its `deployments.apps "web"`. */
+function objectError(
+  code: number,
+  reason: string,
+  o: { group: string; resource: string; name: string },
+  says: (object: string) => string,
+): StatusError {
+  const object = `${qualifiedResource(o.group, o.resource)} "${o.name}"`;
+  return status(code, says(object), reason, groupDetails(o.group, o.resource, o.name));
+}
+
 export const errors = {
   notFound(group: string, resource: string, name: string): StatusError {
-    return status(
-      404,
-      `${qualifiedResource(group, resource)} "${name}" not found`,
-      'NotFound',
-      groupDetails(group, resource, name),
-    );
+    return objectError(404, 'NotFound', { group, resource, name }, (o) => `${o} not found`);
   },
   /** Unknown resource or version in a known group. */
   resourceNotFound(): StatusError {
@@ -81,19 +88,15 @@ export const errors = {
     return new StatusError(404, '404 page not found\n', 'text/plain; charset=utf-8');
   },
   alreadyExists(group: string, resource: string, name: string): StatusError {
-    return status(
-      409,
-      `${qualifiedResource(group, resource)} "${name}" already exists`,
-      'AlreadyExists',
-      groupDetails(group, resource, name),
-    );
+    return objectError(409, 'AlreadyExists', { group, resource, name }, (o) => `${o} already exists`);
   },
   conflict(group: string, resource: string, name: string): StatusError {
-    return status(
+    return objectError(
       409,
-      `Operation cannot be fulfilled on ${qualifiedResource(group, resource)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
       'Conflict',
-      groupDetails(group, resource, name),
+      { group, resource, name },
+      (o) =>
+        `Operation cannot be fulfilled on ${o}: the object has been modified; please apply your changes to the latest version and try again`,
     );
   },
   /** Server-side apply conflicts: fields are `.spec.replicas` style paths. */
@@ -138,15 +141,7 @@ export const errors = {
   unauthorized(): StatusError {
     return status(401, 'Unauthorized', 'Unauthorized');
   },
-  forbidden(opts: {
-    user: string;
-    verb: string;
-    group: string;
-    resource: string;
-    subresource?: string;
-    namespace?: string;
-    name?: string;
-  }): StatusError {
+  forbidden(opts: Attributes & { user: string }): StatusError {
     const res = opts.subresource ? `${opts.resource}/${opts.subresource}` : opts.resource;
     const subject = opts.name
       ? `${qualifiedResource(opts.group, opts.resource)} "${opts.name}"`

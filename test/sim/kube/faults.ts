@@ -29,7 +29,6 @@ export interface CutAction {
 
 export type FaultAction = shared.FaultAction<Failure>;
 export type FaultRule = shared.FaultRule<Failure>;
-export type FaultDecision = shared.FaultDecision<Failure>;
 
 export class Faults extends shared.Faults<Failure> {}
 

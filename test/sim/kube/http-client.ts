@@ -96,6 +96,20 @@ export class SimClient {
     });
   }
 
+  /** Creates the pod `name` with one container (`c`, image `i`): all a test of the pod endpoints needs. */
+  createPod(namespace: string, name: string): Promise<SimResponse> {
+    return this.request({
+      method: 'POST',
+      path: `/api/v1/namespaces/${namespace}/pods`,
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: { containers: [{ name: 'c', image: 'i' }] },
+      },
+    });
+  }
+
   /** Opens a watch and collects its lines until `until` returns true or `timeoutMs` passes; then disconnects. */
   watch(
     r: SimRequest,

@@ -260,6 +260,30 @@ export function matchesLabels(reqs: LabelRequirement[], labels: Record<string, s
   });
 }
 
+/**
+ * One `matchExpressions` requirement of a LabelSelector object, given whether the label is there and its value;
+ * an unknown operator matches nothing.
+ */
+export function expressionMatches(
+  operator: unknown,
+  present: boolean,
+  value: string,
+  values: string[],
+): boolean {
+  switch (operator) {
+    case 'In':
+      return present && values.includes(value);
+    case 'NotIn':
+      return !present || !values.includes(value);
+    case 'Exists':
+      return present;
+    case 'DoesNotExist':
+      return !present;
+    default:
+      return false;
+  }
+}
+
 /** A `matchLabels`/`matchExpressions` LabelSelector object (Deployment spec.selector) as requirements. */
 export function requirementsFromLabelSelector(sel: {
   matchLabels?: Record<string, string>;

@@ -546,16 +546,7 @@ describe('upgrades (exec, port-forward)', () => {
   }
 
   it('404 for a missing pod, 400 without a handler, the handler otherwise', async () => {
-    await c.request({
-      method: 'POST',
-      path: '/api/v1/namespaces/t/pods',
-      body: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'p' },
-        spec: { containers: [{ name: 'c', image: 'i' }] },
-      },
-    });
+    await c.createPod('t', 'p');
     const missing = await ws('/api/v1/namespaces/t/pods/nope/exec?command=echo');
     expect(missing.status).toBe(404);
     expect(JSON.parse(missing.body).message).toBe('pods "nope" not found');

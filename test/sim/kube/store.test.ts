@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { newControllerRef } from './controllers/util.js';
 import { StatusError } from './errors.js';
 import { loadDiscovery } from './resources.js';
 import { MemoryStore } from './store.js';
@@ -136,14 +137,7 @@ describe('MemoryStore', () => {
   it('Foreground: object stays with the finalizer and a bumped generation until dependents are gone', async () => {
     const s = newStore();
     const d = s.create(deployment('web'));
-    const owner = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      name: 'web',
-      uid: d.metadata.uid,
-      controller: true,
-      blockOwnerDeletion: true,
-    };
+    const owner = newControllerRef(d);
     const rs = s.create(
       obj(
         'apps/v1',
@@ -153,7 +147,7 @@ describe('MemoryStore', () => {
         { namespace: 'ns', ownerReferences: [owner] },
       ),
     );
-    const rsOwner = { ...owner, kind: 'ReplicaSet', name: 'web-1', uid: rs.metadata.uid };
+    const rsOwner = newControllerRef(rs);
     s.create(
       obj(
         'v1',
@@ -179,13 +173,8 @@ describe('MemoryStore', () => {
   it('Background: owner goes at once, dependents follow; Orphan keeps them without the reference', async () => {
     const s = newStore();
     const d = s.create(deployment('web'));
-    const ref = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      name: 'web',
-      uid: d.metadata.uid,
-      controller: true,
-    };
+    // A reference set by hand: it does not block the owner's deletion.
+    const { blockOwnerDeletion: _, ...ref } = newControllerRef(d);
     s.create(
       obj('apps/v1', 'ReplicaSet', 'web-1', { spec: {} }, { namespace: 'ns', ownerReferences: [ref] }),
     );

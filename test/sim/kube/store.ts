@@ -16,9 +16,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { admitPod, randomSuffix } from './admission.js';
+import {
+  addListener,
+  clone,
+  deepEqual,
+  keepStoredMeta,
+  rfc3339,
+  withDeletion,
+  withStatusOf,
+} from './controllers/util.js';
 import { errors } from './errors.js';
 import { enforcePodSecurity } from './podsecurity.js';
 import { apiVersionOf, hasGeneration, hasStatusSubresource } from './resources.js';
+import { goFieldOrder } from './schema/goorder.js';
 import { compileSelector } from './selectors.js';
 import type { ListOptions, ObjectKey, ResourceType, SimObject, Store, WatchEvent } from './types.js';
 
@@ -49,47 +59,11 @@ export interface HistoryEntry {
 
 type Listener = (ev: WatchEvent) => void;
 
-/** RFC 3339 with seconds, as metav1.Time serializes. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function clone<T>(v: T): T {
-  return structuredClone(v);
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
-}
+// One copy of these for the store and the controllers (whose test store must not depend on this file).
+export { clone, deepEqual, rfc3339 } from './controllers/util.js';
 
 // ObjectMeta fields in Go struct order, so objects serialize as a real server's do.
-export const META_ORDER = [
-  'name',
-  'generateName',
-  'namespace',
-  'selfLink',
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'deletionTimestamp',
-  'deletionGracePeriodSeconds',
-  'labels',
-  'annotations',
-  'ownerReferences',
-  'finalizers',
-  'managedFields',
-];
+export const META_ORDER = goFieldOrder('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta') ?? [];
 
 // Go serializes every map with its keys sorted; these are the map-typed fields of the served kinds.
 const STRING_MAPS = new Set([
@@ -265,13 +239,7 @@ export class MemoryStore implements Store {
 
   subscribe(group: string, resource: string, fn: Listener): () => void {
     const k = typeKey(group, resource);
-    let set = this.listeners.get(k);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(k, set);
-    }
-    set.add(fn);
-    return () => set.delete(fn);
+    return addListener(this.listeners, k, fn);
   }
 
   /** Every event of every type (the audit of writes in tests, the GC). */
@@ -474,23 +442,13 @@ export class MemoryStore implements Store {
 
     let next: SimObject;
     if (statusOnly) {
-      next = clone(existing);
-      next.status = clone(input.status);
-      // The status strategies keep spec and labels but take annotations (the Deployment controller writes
-      // its revision annotation this way: fixture 011 shows it in the status managedFields entry).
-      if (input.metadata.annotations !== undefined)
-        next.metadata.annotations = clone(input.metadata.annotations);
+      next = withStatusOf(existing, input);
       if (input.metadata.managedFields !== undefined)
         next.metadata.managedFields = clone(input.metadata.managedFields);
     } else {
       next = clone(input);
       const m = next.metadata;
-      m.namespace = existing.metadata.namespace;
-      m.uid = existing.metadata.uid;
-      m.creationTimestamp = existing.metadata.creationTimestamp;
-      m.deletionTimestamp = existing.metadata.deletionTimestamp;
-      m.deletionGracePeriodSeconds = existing.metadata.deletionGracePeriodSeconds;
-      m.generation = existing.metadata.generation;
+      keepStoredMeta(next, existing);
       if (hasStatusSubresource(t)) {
         if (existing.status === undefined) delete next.status;
         else next.status = clone(existing.status);
@@ -502,6 +460,16 @@ export class MemoryStore implements Store {
       }
     }
     return this.commit(t, existing, next);
+  }
+
+  /** Stores a delete in progress (deletionTimestamp set): the garbage collector finishes it. */
+  private markDeleting(t: ResourceType, next: SimObject): SimObject {
+    next.metadata.resourceVersion = this.nextRv();
+    const stored = canonicalize(next);
+    this.put(t, stored);
+    this.emit(t, 'MODIFIED', stored);
+    this.scheduleGc();
+    return clone(stored);
   }
 
   private keepImmutablePodFields(existing: SimObject, next: SimObject): void {
@@ -582,12 +550,7 @@ export class MemoryStore implements Store {
       const next = clone(existing);
       next.metadata.deletionTimestamp = now;
       next.status = { ...(next.status ?? {}), phase: 'Terminating' };
-      next.metadata.resourceVersion = this.nextRv();
-      const stored = canonicalize(next);
-      this.put(t, stored);
-      this.emit(t, 'MODIFIED', stored);
-      this.scheduleGc();
-      return clone(stored);
+      return this.markDeleting(t, next);
     }
 
     if (propagationPolicy === 'Orphan') this.orphanDependents(existing.metadata.uid);
@@ -604,12 +567,7 @@ export class MemoryStore implements Store {
         if (propagationPolicy === 'Foreground') {
           next.metadata.finalizers = [...(next.metadata.finalizers ?? []), 'foregroundDeletion'];
         }
-        next.metadata.resourceVersion = this.nextRv();
-        const stored = canonicalize(next);
-        this.put(t, stored);
-        this.emit(t, 'MODIFIED', stored);
-        this.scheduleGc();
-        return clone(stored);
+        return this.markDeleting(t, next);
       }
       if (existing.metadata.finalizers?.length) {
         // The kubelet is done: what is left waits for its finalizers with a zero grace period.
@@ -630,19 +588,7 @@ export class MemoryStore implements Store {
       if (existing.metadata.deletionTimestamp && deepEqual(finalizers, existing.metadata.finalizers)) {
         return clone(existing);
       }
-      const next = clone(existing);
-      const first = next.metadata.deletionTimestamp === undefined;
-      next.metadata.deletionTimestamp ??= now;
-      next.metadata.deletionGracePeriodSeconds ??= 0;
-      next.metadata.finalizers = finalizers;
-      // Setting deletionTimestamp bumps generation on kinds that track it (fixture 033: 2 -> 3).
-      if (first && hasGeneration(t)) next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
-      next.metadata.resourceVersion = this.nextRv();
-      const stored = canonicalize(next);
-      this.put(t, stored);
-      this.emit(t, 'MODIFIED', stored);
-      this.scheduleGc();
-      return clone(stored);
+      return this.markDeleting(t, withDeletion(existing, finalizers, now, hasGeneration(t)));
     }
     this.remove(t, existing);
     return undefined;

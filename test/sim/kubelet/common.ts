@@ -1,6 +1,7 @@
 /** Shared helpers of the kubelet WebSocket endpoints (exec, portforward). */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { errors, type StatusBody } from '../kube/errors.js';
 import type { SimObject } from '../kube/types.js';
 
 /** The subprotocols a client offered, in its order. */
@@ -32,16 +33,9 @@ export function podKey(pod: SimObject): string {
   return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
 }
 
+/** The kube-apiserver's 400 Status, which the kubelet's endpoints answer with too. */
 export function badRequestStatus(message: string): Record<string, unknown> {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason: 'BadRequest',
-    code: 400,
-  };
+  return { ...(errors.badRequest(message).body as StatusBody) };
 }
 
 export function boolParam(q: URLSearchParams, name: string): boolean {

@@ -23,11 +23,8 @@ export const EXEC_PROTOCOLS = [
 /** The exec endpoint of a cluster older than 1.30 (fixtures 100, 101): no v5, so stdin has no end signal. */
 export const EXEC_PROTOCOLS_V4_ONLY = EXEC_PROTOCOLS.filter((p) => p !== 'v5.channel.k8s.io');
 
-const CH_STDIN = 0;
-const CH_STDOUT = 1;
-const CH_STDERR = 2;
-const CH_ERROR = 3;
-const CH_CLOSE = 255;
+/** The stream channels: each frame's first byte. */
+const CH = { stdin: 0, stdout: 1, stderr: 2, error: 3, close: 255 } as const;
 
 type Status = Record<string, unknown>;
 
@@ -143,13 +140,13 @@ function runExec(
   const finish = (status: Status) => {
     if (finished) return;
     finished = true;
-    if (jsonStatus) send(CH_ERROR, goJson(status));
-    else if (status.status !== 'Success') send(CH_ERROR, String(status.message ?? ''));
+    if (jsonStatus) send(CH.error, goJson(status));
+    else if (status.status !== 'Success') send(CH.error, String(status.message ?? ''));
     if (ws.readyState === ws.OPEN) ws.close(1000);
   };
 
   // Both the real API server and the kubelet start with an empty stdout frame.
-  send(CH_STDOUT, Buffer.alloc(0));
+  send(CH.stdout, Buffer.alloc(0));
 
   // The runtime's refusals come once the kubelet has asked it, after the first frame (fixtures 102, 103).
   const argv = ctx.query.getAll('command');
@@ -179,8 +176,8 @@ function runExec(
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary || data.length === 0) return;
     const channel = data[0];
-    if (channel === CH_STDIN && input && !input.writableEnded) input.write(data.subarray(1));
-    else if (channel === CH_CLOSE && protocol === 'v5.channel.k8s.io' && data[1] === CH_STDIN) endInput();
+    if (channel === CH.stdin && input && !input.writableEnded) input.write(data.subarray(1));
+    else if (channel === CH.close && protocol === 'v5.channel.k8s.io' && data[1] === CH.stdin) endInput();
     // Resize (4) has no terminal to act on: the simulator runs commands without a TTY.
   });
   // v4 and older have no close signal: stdin ends when the client closes the connection. The command runs
@@ -197,10 +194,10 @@ function runExec(
   }
   if (!input) child.stdin?.end();
   child.stdout?.on('data', (c: Buffer) => {
-    if (flags.stdout) send(CH_STDOUT, c);
+    if (flags.stdout) send(CH.stdout, c);
   });
   child.stderr?.on('data', (c: Buffer) => {
-    if (flags.stderr) send(CH_STDERR, c);
+    if (flags.stderr) send(CH.stderr, c);
   });
   child.on('error', (err) => {
     finish(internalError(execFailed(err.message)));

@@ -8,7 +8,7 @@
  * - `previous=true` with no previous instance: 400 `previous terminated container ... not found`.
  * `tailLines` keeps the last lines. RBAC (`get pods/log`, 403 as in 082) is checked before this runs.
  */
-import { StatusError } from '../kube/errors.js';
+import { errors } from '../kube/errors.js';
 import type { PodBehaviour, SimObject } from '../kube/types.js';
 
 interface ContainerStatus {
@@ -16,18 +16,6 @@ interface ContainerStatus {
   containerID?: string;
   state?: { waiting?: { reason?: string }; running?: unknown; terminated?: { containerID?: string } };
   lastState?: { terminated?: unknown };
-}
-
-function badRequest(message: string): StatusError {
-  return new StatusError(400, {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason: 'BadRequest',
-    code: 400,
-  } as ConstructorParameters<typeof StatusError>[1]);
 }
 
 function tail(text: string, lines: number | undefined): string {
@@ -44,12 +32,12 @@ export function podLog(pod: SimObject, query: URLSearchParams, behaviour: PodBeh
   const specs = (pod.spec?.containers ?? []) as Array<{ name: string; image: string }>;
   const name = query.get('container') ?? (specs.length === 1 ? specs[0]?.name : undefined);
   if (name === undefined) {
-    throw badRequest(
+    throw errors.badRequest(
       `a container name must be specified for pod ${podName}, choose one of: [${specs.map((c) => c.name).join(' ')}]`,
     );
   }
   const spec = specs.find((c) => c.name === name);
-  if (!spec) throw badRequest(`container ${name} is not valid for pod ${podName}`);
+  if (!spec) throw errors.badRequest(`container ${name} is not valid for pod ${podName}`);
   const statuses = (pod.status?.containerStatuses ?? []) as ContainerStatus[];
   const cs = statuses.find((s) => s.name === name);
   const output = behaviour.containerLogs.get(spec.image) ?? '';
@@ -60,14 +48,14 @@ export function podLog(pod: SimObject, query: URLSearchParams, behaviour: PodBeh
     cs?.lastState?.terminated !== undefined;
   if (query.get('previous') === 'true') {
     if (!cs?.lastState?.terminated) {
-      throw badRequest(`previous terminated container "${name}" in pod "${podName}" not found`);
+      throw errors.badRequest(`previous terminated container "${name}" in pod "${podName}" not found`);
     }
     if (cs.state?.terminated) return `unable to retrieve container logs for ${cs.containerID ?? ''}`;
     return tail(output, lines);
   }
   if (!everRan) {
     const reason = cs?.state?.waiting?.reason ?? 'ContainerCreating';
-    throw badRequest(`container "${name}" in pod "${podName}" is waiting to start: ${reason}`);
+    throw errors.badRequest(`container "${name}" in pod "${podName}" is waiting to start: ${reason}`);
   }
   return tail(output, lines);
 }

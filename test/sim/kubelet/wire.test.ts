@@ -76,16 +76,7 @@ async function simWithPod(mode: WireMode, seed = 1): Promise<KubeSim> {
   const sim = await startKubeSim({ namespaces: ['w'], podBackend: backend, wire: { mode, seed } });
   installKubeletEndpoints(sim, backend);
   const c = new SimClient(sim.url, sim.caPem, sim.adminToken);
-  await c.request({
-    method: 'POST',
-    path: '/api/v1/namespaces/w/pods',
-    body: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'p' },
-      spec: { containers: [{ name: 'c', image: 'i' }] },
-    },
-  });
+  await c.createPod('w', 'p');
   for (let i = 0; i < 200; i++) {
     const pod = await c.request({ path: '/api/v1/namespaces/w/pods/p' });
     if (pod.json?.status?.phase === 'Running') return sim;

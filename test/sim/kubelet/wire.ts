@@ -37,17 +37,8 @@ export function defaultWireMode(): WireMode {
   return env === 'split' || env === 'plain' || env === 'recorded' ? env : 'recorded';
 }
 
-/** mulberry32: small, seedable, good enough to pick cut points. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The seeded draws of the fault rules; re-exported for the callers that seed the wire's cut points.
+export { prng } from '../faults.js';
 
 type WriteFn = (chunk: unknown, encoding?: unknown, cb?: unknown) => boolean;
 type Callback = (err?: Error | null) => void;

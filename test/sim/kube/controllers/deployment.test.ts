@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SimObject, Store, WatchEvent } from '../types.js';
-import { defaultPodBehaviour, startControllers } from './index.js';
+import { defaultPodBehaviour } from './index.js';
 import {
   condition,
+  controllerHarness,
   DEPLOY,
   EVENTS,
   fixture,
@@ -12,7 +13,6 @@ import {
   podsOf,
   RS,
   STORES,
-  type StoreHandle,
   waitFor,
   webDeployment,
 } from './test-helpers.js';
@@ -54,24 +54,8 @@ function dedupe<T>(xs: T[]): T[] {
 }
 
 describe.each(STORES)('Deployment controller on %s', (storeName, makeStore) => {
-  let handle: StoreHandle;
-  let controllers: { stop(): Promise<void> } | undefined;
-
-  afterEach(async () => {
-    await controllers?.stop();
-    controllers = undefined;
-    handle?.close();
-  });
-
-  function start(): Store {
-    handle = makeStore();
-    controllers = startControllers(handle.store, defaultPodBehaviour(), undefined, {
-      onError: (err, ctx) => {
-        throw new Error(`controller error in ${ctx}: ${String(err)}`);
-      },
-    });
-    return handle.store;
-  }
+  const controllers = controllerHarness(makeStore);
+  const start = (): Store => controllers.start(defaultPodBehaviour());
 
   async function rollOut(
     store: Store,

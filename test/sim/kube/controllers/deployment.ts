@@ -234,6 +234,12 @@ export class DeploymentController {
     this.queue = new WorkQueue(rt, 'deployment', (key) => this.syncDeployment(key));
   }
 
+  /** Progressing=True for `reason` in `st`, put back into `d`'s status; the caller writes it. */
+  private setProgressing(d: SimObject, st: Status, reason: string, message: string): void {
+    setCondition(st, this.newCondition('Progressing', 'True', reason, message));
+    d.status = formatStatus(st);
+  }
+
   private newCondition(type: string, status: string, reason: string, message: string): Condition {
     const now = rfc3339(this.rt.now());
     return { type, status, lastUpdateTime: now, lastTransitionTime: now, reason, message };
@@ -409,16 +415,7 @@ export class DeploymentController {
       let needsUpdate = this.setDeploymentRevision(d, rsCopy.metadata.annotations?.[REVISION] ?? '');
       const st = readStatus(d);
       if (progressDeadline(d) !== undefined && !getCondition(st, 'Progressing')) {
-        setCondition(
-          st,
-          this.newCondition(
-            'Progressing',
-            'True',
-            'FoundNewReplicaSet',
-            `Found new replica set "${rsCopy.metadata.name}"`,
-          ),
-        );
-        d.status = formatStatus(st);
+        this.setProgressing(d, st, 'FoundNewReplicaSet', `Found new replica set "${rsCopy.metadata.name}"`);
         needsUpdate = true;
       }
       if (needsUpdate) this.writeStatus(d);
@@ -490,17 +487,8 @@ export class DeploymentController {
     }
     let needsUpdate = this.setDeploymentRevision(d, newRevision);
     if (progressDeadline(d) !== undefined) {
-      const st2 = readStatus(d);
-      setCondition(
-        st2,
-        this.newCondition(
-          'Progressing',
-          'True',
-          'NewReplicaSetCreated',
-          `Created new replica set "${created.metadata.name}"`,
-        ),
-      );
-      d.status = formatStatus(st2);
+      const msg = `Created new replica set "${created.metadata.name}"`;
+      this.setProgressing(d, readStatus(d), 'NewReplicaSetCreated', msg);
       needsUpdate = true;
     }
     if (needsUpdate) this.writeStatus(d);

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PodBackend, PodBehaviour, SimObject, Store } from '../types.js';
-import { type ControllerOptions, defaultPodBehaviour, startControllers } from './index.js';
+import { type ControllerOptions, defaultPodBehaviour } from './index.js';
 import {
   condition,
+  controllerHarness,
   DEPLOY,
   EVENTS,
   eventsFor,
@@ -14,7 +15,6 @@ import {
   PODS,
   podsOf,
   STORES,
-  type StoreHandle,
   sleep,
   waitFor,
   webDeployment,
@@ -53,31 +53,16 @@ function eventShape(e: SimObject, names: Array<[string, string]>): unknown {
 }
 
 describe.each(STORES)('scheduler and kubelet on %s', (_name, makeStore) => {
-  let handle: StoreHandle;
-  let controllers: { stop(): Promise<void> } | undefined;
-
-  afterEach(async () => {
-    await controllers?.stop();
-    controllers = undefined;
-    handle?.close();
-  });
+  const controllers = controllerHarness(makeStore);
 
   function start(
     tweak: (b: PodBehaviour) => void = () => {},
     backend?: PodBackend,
     opts: ControllerOptions = {},
   ): { store: Store; behaviour: PodBehaviour } {
-    handle = makeStore();
     const behaviour = defaultPodBehaviour();
     tweak(behaviour);
-    controllers = startControllers(handle.store, behaviour, backend, {
-      backoffScale: 0.01,
-      onError: (err, ctx) => {
-        throw new Error(`controller error in ${ctx}: ${String(err)}`);
-      },
-      ...opts,
-    });
-    return { store: handle.store, behaviour };
+    return { store: controllers.start(behaviour, backend, { backoffScale: 0.01, ...opts }), behaviour };
   }
 
   it('reports a missing image with pull policy Never as fixtures 084 and 090 do', async () => {
@@ -330,7 +315,7 @@ describe.each(STORES)('scheduler and kubelet on %s', (_name, makeStore) => {
     expect(killing?.message).toBe('Stopping container docker');
 
     // stop() of the controllers stops what is still running, and waits for it.
-    await controllers?.stop();
+    await controllers.stop();
     expect(calls).toContain('stop bad');
   });
 
@@ -408,7 +393,7 @@ describe.each(STORES)('scheduler and kubelet on %s', (_name, makeStore) => {
       () => podsOf(store, 'crash').find((p) => waitingReason(p) === 'CrashLoopBackOff'),
       'crash loop',
     );
-    await controllers?.stop();
+    await controllers.stop();
     // The kubelet's back-off timers are gone (store.ts's own GC uses immediates, not timers).
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(
       timersBefore,

@@ -88,6 +88,28 @@ function isTerminal(pod: SimObject): boolean {
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
+/**
+ * A copy of `source` whose PodScheduled condition is `cond`; the phase stays Pending and the QoS class is set
+ * (from `pod`'s spec) until the kubelet reports its own.
+ */
+function withPodScheduled(source: SimObject, pod: SimObject, cond: PodCondition): SimObject {
+  const next = clone(source);
+  const conditions = ((next.status?.conditions ?? []) as PodCondition[]).filter(
+    (c) => c.type !== 'PodScheduled',
+  );
+  conditions.push(cond);
+  next.status = orderKeys(
+    {
+      ...next.status,
+      phase: next.status?.phase ?? 'Pending',
+      conditions,
+      qosClass: next.status?.qosClass ?? qosClass(pod),
+    },
+    POD_STATUS_ORDER,
+  );
+  return next;
+}
+
 export class Scheduler {
   readonly queue: WorkQueue;
   private readonly unschedulable = new Set<string>();
@@ -162,12 +184,8 @@ export class Scheduler {
     preemption = 'No preemption victims found for incoming pod.',
   ): void {
     const message = `0/1 nodes are available: ${reasons.map((r) => `1 ${r}`).join(', ')}. preemption: 0/1 nodes are available: 1 ${preemption}`;
-    const next = clone(pod);
-    const conditions = ((next.status?.conditions ?? []) as PodCondition[]).filter(
-      (c) => c.type !== 'PodScheduled',
-    );
     const prev = ((pod.status?.conditions ?? []) as PodCondition[]).find((c) => c.type === 'PodScheduled');
-    conditions.push({
+    const next = withPodScheduled(pod, pod, {
       type: 'PodScheduled',
       status: 'False',
       lastProbeTime: null,
@@ -175,15 +193,6 @@ export class Scheduler {
       reason: 'Unschedulable',
       message,
     });
-    next.status = orderKeys(
-      {
-        ...next.status,
-        phase: next.status?.phase ?? 'Pending',
-        conditions,
-        qosClass: next.status?.qosClass ?? qosClass(pod),
-      },
-      POD_STATUS_ORDER,
-    );
     // Marked first: the MODIFIED event of our own write must not queue another attempt.
     this.unschedulable.add(nsKey(pod));
     const written = this.rt.store.updateStatus(next);
@@ -213,25 +222,12 @@ export class Scheduler {
     const bound = clone(pod);
     bound.spec = orderKeys({ ...bound.spec, nodeName: NODE_NAME }, POD_SPEC_ORDER);
     const afterBind = this.rt.store.update(bound);
-    const next = clone(afterBind);
-    const conditions = ((next.status?.conditions ?? []) as PodCondition[]).filter(
-      (c) => c.type !== 'PodScheduled',
-    );
-    conditions.push({
+    const next = withPodScheduled(afterBind, pod, {
       type: 'PodScheduled',
       status: 'True',
       lastProbeTime: null,
       lastTransitionTime: rfc3339(this.rt.now()),
     });
-    next.status = orderKeys(
-      {
-        ...next.status,
-        phase: next.status?.phase ?? 'Pending',
-        conditions,
-        qosClass: next.status?.qosClass ?? qosClass(pod),
-      },
-      POD_STATUS_ORDER,
-    );
     const written = this.rt.store.updateStatus(next);
     this.events.tryRecordV1(
       written,

@@ -1,8 +1,10 @@
 /** Shared by the controllers' tests: stores to run against, fixtures, normalization, polling. */
 import { readFileSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { loadDiscovery } from '../resources.js';
 import * as storeModule from '../store.js';
-import type { ResourceType, SimObject, Store } from '../types.js';
+import type { PodBackend, PodBehaviour, ResourceType, SimObject, Store } from '../types.js';
+import { type ControllerOptions, startControllers } from './index.js';
 import { createTestStore } from './test-store.js';
 
 export const NS = 'fixtures';
@@ -43,6 +45,39 @@ export const STORES: Array<[string, () => StoreHandle]> = [
   ['test-store', () => withNamespace(createTestStore())],
   ['store.ts', () => withNamespace(createOtherStore())],
 ];
+
+/**
+ * Controllers on a fresh store (from `makeStore`) for each test that calls `start`; stopped, and the store
+ * closed, after each test. A controller error fails the test.
+ */
+export function controllerHarness(makeStore: () => StoreHandle): {
+  start(behaviour: PodBehaviour, backend?: PodBackend, opts?: ControllerOptions): Store;
+  /** Stops the running controllers now, for a test of what stopping does. */
+  stop(): Promise<void>;
+} {
+  let handle: StoreHandle | undefined;
+  let controllers: { stop(): Promise<void> } | undefined;
+  afterEach(async () => {
+    await controllers?.stop();
+    controllers = undefined;
+    handle?.close();
+  });
+  return {
+    start(behaviour, backend, opts = {}) {
+      handle = makeStore();
+      controllers = startControllers(handle.store, behaviour, backend, {
+        onError: (err, ctx) => {
+          throw new Error(`controller error in ${ctx}: ${String(err)}`);
+        },
+        ...opts,
+      });
+      return handle.store;
+    },
+    stop: async () => {
+      await controllers?.stop();
+    },
+  };
+}
 
 const FIXTURES = new URL('../../../fixtures/kube-api/', import.meta.url);
 

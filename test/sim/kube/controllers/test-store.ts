@@ -11,7 +11,16 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { ListOptions, ObjectKey, ResourceType, SimObject, Store, WatchEvent } from '../types.js';
-import { clone, deepEqual, randomSuffix, rfc3339 } from './util.js';
+import {
+  addListener,
+  clone,
+  deepEqual,
+  keepStoredMeta,
+  randomSuffix,
+  rfc3339,
+  withDeletion,
+  withStatusOf,
+} from './util.js';
 
 const t = (
   group: string,
@@ -136,13 +145,7 @@ export class TestStore implements Store {
 
   subscribe(group: string, resource: string, fn: (ev: WatchEvent) => void): () => void {
     const k = tk({ group, resource });
-    let set = this.listeners.get(k);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(k, set);
-    }
-    set.add(fn);
-    return () => set.delete(fn);
+    return addListener(this.listeners, k, fn);
   }
 
   /** In resourceVersion order even when a subscriber writes from its callback. */
@@ -214,23 +217,10 @@ export class TestStore implements Store {
     if (rv && rv !== existing.metadata.resourceVersion)
       throw errors.conflict(type.group, type.resource, key.name);
     let next: SimObject;
-    if (statusOnly) {
-      next = clone(existing);
-      next.status = clone(input.status);
-      if (input.metadata.annotations !== undefined)
-        next.metadata.annotations = clone(input.metadata.annotations);
-    } else {
+    if (statusOnly) next = withStatusOf(existing, input);
+    else {
       next = clone(input);
-      for (const f of [
-        'uid',
-        'creationTimestamp',
-        'deletionTimestamp',
-        'deletionGracePeriodSeconds',
-        'generation',
-      ]) {
-        next.metadata[f] = existing.metadata[f];
-      }
-      next.metadata.namespace = existing.metadata.namespace;
+      keepStoredMeta(next, existing);
       if (WITH_STATUS.has(tk(type))) next.status = clone(existing.status);
       const annotationsBump =
         tk(type) === 'apps/deployments' &&
@@ -301,13 +291,7 @@ export class TestStore implements Store {
     if (finalizers.length > 0) {
       if (existing.metadata.deletionTimestamp && deepEqual(finalizers, existing.metadata.finalizers))
         return clone(existing);
-      const next = clone(existing);
-      const first = next.metadata.deletionTimestamp === undefined;
-      next.metadata.deletionTimestamp ??= now;
-      next.metadata.deletionGracePeriodSeconds ??= 0;
-      next.metadata.finalizers = finalizers;
-      if (first && WITH_GENERATION.has(tk(type)))
-        next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
+      const next = withDeletion(existing, finalizers, now, WITH_GENERATION.has(tk(type)));
       const saved = this.save(type, next, 'MODIFIED');
       if (finalizers.includes('foregroundDeletion')) {
         for (const d of this.dependents(existing.metadata.uid)) this.deleteDependent(d, 'Foreground');

@@ -1,5 +1,6 @@
 /** Small helpers shared by the simulated controllers: hashing, names, selectors, quantities, times. */
 import { randomBytes } from 'node:crypto';
+import { expressionMatches } from '../selectors.js';
 import type { SimObject } from '../types.js';
 
 /** k8s.io/apimachinery/pkg/util/rand alphabet: no vowels, so generated names never spell words. */
@@ -66,6 +67,63 @@ export function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** Adds `fn` to the listeners of `key`; the function returned removes it again. */
+export function addListener<K, F>(listeners: Map<K, Set<F>>, key: K, fn: F): () => void {
+  let set = listeners.get(key);
+  if (!set) {
+    set = new Set();
+    listeners.set(key, set);
+  }
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
+// ---- updates (both stores)
+
+/**
+ * The object a status-subresource write stores: the stored one with the request's status. The status strategies
+ * keep spec and labels but take annotations (the Deployment controller writes its revision annotation this way:
+ * fixture 011 shows it in the status managedFields entry).
+ */
+export function withStatusOf(existing: SimObject, input: SimObject): SimObject {
+  const next = clone(existing);
+  next.status = clone(input.status);
+  if (input.metadata.annotations !== undefined) next.metadata.annotations = clone(input.metadata.annotations);
+  return next;
+}
+
+/** Metadata an update cannot change: the stored values replace what the request sent. */
+export function keepStoredMeta(next: SimObject, existing: SimObject): void {
+  for (const f of [
+    'namespace',
+    'uid',
+    'creationTimestamp',
+    'deletionTimestamp',
+    'deletionGracePeriodSeconds',
+    'generation',
+  ])
+    next.metadata[f] = existing.metadata[f];
+}
+
+/**
+ * The object a delete leaves while finalizers remain: deletionTimestamp set once with a zero grace period, the
+ * finalizers given, and on kinds that track it a generation bumped by the first delete (fixture 033: 2 -> 3).
+ */
+export function withDeletion(
+  existing: SimObject,
+  finalizers: string[],
+  now: string,
+  hasGeneration: boolean,
+): SimObject {
+  const next = clone(existing);
+  const first = next.metadata.deletionTimestamp === undefined;
+  next.metadata.deletionTimestamp ??= now;
+  next.metadata.deletionGracePeriodSeconds ??= 0;
+  next.metadata.finalizers = finalizers;
+  if (first && hasGeneration) next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
+  return next;
+}
+
 // ---- label selectors (metav1.LabelSelector as stored in specs)
 
 export interface LabelSelector {
@@ -81,28 +139,9 @@ export function selectorMatches(
   if (!sel) return false;
   const l = labels ?? {};
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (l[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.hasOwn(l, e.key);
-    const val = l[e.key];
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !values.includes(val as string)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(val as string)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
+  return (sel.matchExpressions ?? []).every((e) =>
+    expressionMatches(e.operator, Object.hasOwn(l, e.key), l[e.key] as string, e.values ?? []),
+  );
 }
 
 /** A Service selector is a plain map; an empty one selects nothing (the endpoints controller skips it). */

@@ -17,6 +17,11 @@ function statusOf(fn: () => unknown): { code: number; body: unknown } {
   throw new Error('expected a StatusError');
 }
 
+/** The container `app`, its env given as a map (in order). */
+function app(image: string, env: Record<string, string>, rest: Record<string, unknown>) {
+  return { name: 'app', image, env: Object.entries(env).map(([name, value]) => ({ name, value })), ...rest };
+}
+
 function deployment(): SimObject {
   return schemas.applyDefaults('apps/v1', 'Deployment', {
     apiVersion: 'apps/v1',
@@ -30,16 +35,7 @@ function deployment(): SimObject {
         spec: {
           volumes: [{ name: 'v1', emptyDir: {} }],
           containers: [
-            {
-              name: 'app',
-              image: 'app:1',
-              env: [
-                { name: 'A', value: '1' },
-                { name: 'B', value: '2' },
-              ],
-              ports: [{ containerPort: 80 }],
-              args: ['--x'],
-            },
+            app('app:1', { A: '1', B: '2' }, { ports: [{ containerPort: 80 }], args: ['--x'] }),
             { name: 'side', image: 'side:1' },
           ],
         },
@@ -93,15 +89,7 @@ describe('strategic merge patch', () => {
           template: {
             spec: {
               containers: [
-                {
-                  name: 'app',
-                  image: 'app:2',
-                  env: [
-                    { name: 'B', value: 'two' },
-                    { name: 'C', value: '3' },
-                  ],
-                  args: ['--y'],
-                },
+                app('app:2', { B: 'two', C: '3' }, { args: ['--y'] }),
                 { name: 'new', image: 'new:1' },
               ],
             },

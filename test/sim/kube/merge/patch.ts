@@ -57,6 +57,16 @@ function fieldMeta(t: TypeNode, key: string): FieldPatchMeta {
   return { type: childType(t, key), strategies: [] };
 }
 
+/** A key that tells the merge what to do rather than being a field. */
+function isDirective(key: string): boolean {
+  return (
+    key === DIRECTIVE ||
+    key === RETAIN_KEYS ||
+    key.startsWith(SET_ORDER) ||
+    key.startsWith(DELETE_FROM_PRIMITIVE)
+  );
+}
+
 /** Removes directive keys from a value that replaces wholesale. */
 function stripDirectives(v: unknown): unknown {
   if (Array.isArray(v))
@@ -66,13 +76,7 @@ function stripDirectives(v: unknown): unknown {
   if (!isObject(v)) return v;
   const out: Obj = {};
   for (const [k, c] of Object.entries(v)) {
-    if (
-      k === DIRECTIVE ||
-      k === RETAIN_KEYS ||
-      k.startsWith(SET_ORDER) ||
-      k.startsWith(DELETE_FROM_PRIMITIVE)
-    )
-      continue;
+    if (isDirective(k)) continue;
     if (c === null) continue;
     out[k] = stripDirectives(c);
   }
@@ -106,13 +110,7 @@ function mergeMap(original: unknown, patch: Obj, t: TypeNode): Obj | undefined {
   }
 
   for (const [key, value] of Object.entries(patch)) {
-    if (
-      key === DIRECTIVE ||
-      key === RETAIN_KEYS ||
-      key.startsWith(SET_ORDER) ||
-      key.startsWith(DELETE_FROM_PRIMITIVE)
-    )
-      continue;
+    if (isDirective(key)) continue;
     if (value === null) {
       delete out[key];
       continue;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RecordUpdateArgs } from '../codecs.js';
 import { asStored, fixture, json, requestObject, responseObject } from '../schema/fixture-helpers.js';
 import { loadSchemas } from '../schema/index.js';
 import type { SimObject } from '../types.js';
@@ -8,6 +9,11 @@ const schemas = loadSchemas();
 const NOW = '<time>';
 
 type Ok = { ok: true; object: SimObject };
+
+/** recordUpdate with this file's schemas and, unless given, time. */
+function record(args: Omit<RecordUpdateArgs, 'schemas' | 'now'> & { now?: string }): SimObject {
+  return recordUpdate({ now: NOW, schemas, ...args });
+}
 
 function apply(
   existing: SimObject | undefined,
@@ -19,14 +25,8 @@ function apply(
   return serverSideApply({ existing, applied, manager, force, apiVersion: applied.apiVersion, now, schemas });
 }
 
-function applyOk(
-  existing: SimObject | undefined,
-  applied: SimObject,
-  manager = 'fixture-mgr',
-  force = true,
-  now = NOW,
-) {
-  const r = apply(existing, applied, manager, force, now);
+function applyOk(...args: Parameters<typeof apply>) {
+  const r = apply(...args);
   if (!r.ok) throw new Error(`apply failed: ${JSON.stringify(r)}`);
   return (r as Ok).object;
 }
@@ -183,13 +183,11 @@ describe('server-side apply (semantics)', () => {
   it('keeps fields another manager also owns, and fields set by an Update', () => {
     const first = store(applyOk(undefined, cm({ a: '1', b: '2' })));
     const shared = applyOk(first, cm({ b: '2' }), 'other');
-    const updated = recordUpdate({
+    const updated = record({
       old: shared,
       updated: { ...structuredClone(shared), data: { ...shared.data, c: '3' } },
       manager: 'kubectl-edit',
       apiVersion: 'v1',
-      now: NOW,
-      schemas,
     });
     const after = applyOk(updated, cm({ a: '1' }));
     expect(after.data).toEqual({ a: '1', b: '2', c: '3' });
@@ -264,13 +262,11 @@ describe('server-side apply (semantics)', () => {
 
   it('conflicts with an Update manager name it with its apiVersion', () => {
     const created = store(applyOk(undefined, cm({ a: '1' })));
-    const edited = recordUpdate({
+    const edited = record({
       old: created,
       updated: { ...structuredClone(created), data: { a: '2' } },
       manager: 'kubectl',
       apiVersion: 'v1',
-      now: NOW,
-      schemas,
     });
     expect(fieldsOf(edited, 'kubectl')).toEqual({ 'f:data': { 'f:a': {} } });
     expect(fieldsOf(edited, 'fixture-mgr')).toBeUndefined();
@@ -342,9 +338,7 @@ describe('recordUpdate (fixtures)', () => {
     // 041: create
     const posted = schemas.applyDefaults('v1', 'ConfigMap', requestObject(fixture('041')));
     posted.metadata.namespace = 'fixtures';
-    const created = store(
-      recordUpdate({ updated: posted, manager: 'unknown', apiVersion: 'v1', now: NOW, schemas }),
-    );
+    const created = store(record({ updated: posted, manager: 'unknown', apiVersion: 'v1' }));
     expect(json(created)).toBe(json(responseObject(fixture('041'))));
     // 043: merge patch (the patch helpers are in patch.test.ts; here the result object is taken as given)
     let prev = responseObject(fixture('041'));
@@ -352,14 +346,7 @@ describe('recordUpdate (fixtures)', () => {
       const want = responseObject(fixture(num));
       const patched = structuredClone(want);
       patched.metadata.managedFields = structuredClone(prev.metadata.managedFields);
-      const out = recordUpdate({
-        old: prev,
-        updated: patched,
-        manager: 'unknown',
-        apiVersion: 'v1',
-        now: NOW,
-        schemas,
-      });
+      const out = record({ old: prev, updated: patched, manager: 'unknown', apiVersion: 'v1' });
       expect(json(out), num).toBe(json(want));
       prev = want;
     }
@@ -370,49 +357,38 @@ describe('recordUpdate (fixtures)', () => {
       const obj = schemas.pruneUnknown('apps/v1', 'Deployment', requestObject(fixture(num)));
       obj.metadata.namespace = 'fixtures';
       schemas.applyDefaults('apps/v1', 'Deployment', obj);
-      const out = store(
-        recordUpdate({ updated: obj, manager: 'unknown', apiVersion: 'apps/v1', now: NOW, schemas }),
-      );
+      const out = store(record({ updated: obj, manager: 'unknown', apiVersion: 'apps/v1' }));
       expect(json(out)).toBe(json(responseObject(fixture(num))));
     }
   });
 
   it('111: Namespace create tracks the defaulted label but not status', () => {
     const ns = schemas.applyDefaults('v1', 'Namespace', requestObject(fixture('111')));
-    const out = recordUpdate({ updated: ns, manager: 'unknown', apiVersion: 'v1', now: NOW, schemas });
+    const out = record({ updated: ns, manager: 'unknown', apiVersion: 'v1' });
     expect(out.metadata.managedFields).toEqual(responseObject(fixture('111')).metadata.managedFields);
   });
 
   it('no change: no new entry, existing time kept; status subresource writes get their own entry', () => {
     const created = store(
-      recordUpdate({
-        updated: cm({ a: '1' }),
-        manager: 'm',
-        apiVersion: 'v1',
-        now: '2026-01-01T00:00:00Z',
-        schemas,
-      }),
+      record({ updated: cm({ a: '1' }), manager: 'm', apiVersion: 'v1', now: '2026-01-01T00:00:00Z' }),
     );
-    const same = recordUpdate({
+    const same = record({
       old: created,
       updated: structuredClone(created),
       manager: 'other',
       apiVersion: 'v1',
       now: '2026-02-01T00:00:00Z',
-      schemas,
     });
     expect(same.metadata.managedFields).toEqual(created.metadata.managedFields);
 
     const d = store(applyOk(undefined, deploy([{ name: 'c', image: 'x' }])));
     const withStatus = structuredClone(d);
     withStatus.status = { observedGeneration: 1, replicas: 1 };
-    const s = recordUpdate({
+    const s = record({
       old: d,
       updated: withStatus,
       manager: 'kube-controller-manager',
       apiVersion: 'apps/v1',
-      now: NOW,
-      schemas,
       subresource: 'status',
     });
     const entries = s.metadata.managedFields as Array<Record<string, unknown>>;
@@ -422,14 +398,7 @@ describe('recordUpdate (fixtures)', () => {
     ]);
     expect(entries[1]?.fieldsV1).toEqual({ 'f:status': { 'f:observedGeneration': {}, 'f:replicas': {} } });
     // a status write through the main resource is not tracked (status is reset there)
-    const main = recordUpdate({
-      old: d,
-      updated: withStatus,
-      manager: 'x',
-      apiVersion: 'apps/v1',
-      now: NOW,
-      schemas,
-    });
+    const main = record({ old: d, updated: withStatus, manager: 'x', apiVersion: 'apps/v1' });
     expect(main.metadata.managedFields).toEqual(d.metadata.managedFields);
   });
 
@@ -439,13 +408,11 @@ describe('recordUpdate (fixtures)', () => {
     const updated = structuredClone(created);
     updated.metadata.annotations = want.metadata.annotations;
     updated.status = want.status;
-    const out = recordUpdate({
+    const out = record({
       old: created,
       updated,
       manager: 'kube-controller-manager',
       apiVersion: 'apps/v1',
-      now: NOW,
-      schemas,
       subresource: 'status',
     });
     expect(json(out)).toBe(json(want));
@@ -471,13 +438,7 @@ describe('recordUpdate (fixtures)', () => {
     delete pod.status;
     delete pod.metadata.managedFields;
     schemas.applyDefaults('v1', 'Pod', pod);
-    const out = recordUpdate({
-      updated: pod,
-      manager: 'kube-controller-manager',
-      apiVersion: 'v1',
-      now: NOW,
-      schemas,
-    });
+    const out = record({ updated: pod, manager: 'kube-controller-manager', apiVersion: 'v1' });
     const entries = recorded.metadata.managedFields as Array<{ fieldsV1: unknown }>;
     expect(json((out.metadata.managedFields as Array<{ fieldsV1: unknown }>)[0]?.fieldsV1)).toBe(
       json(entries[0]?.fieldsV1),
@@ -495,22 +456,14 @@ describe('recordUpdate (fixtures)', () => {
     delete rs.status;
     schemas.applyDefaults('apps/v1', 'ReplicaSet', rs);
     expect(rs.status).toEqual({ replicas: 0 });
-    const created = recordUpdate({
-      updated: rs,
-      manager: 'kube-controller-manager',
-      apiVersion: 'apps/v1',
-      now: NOW,
-      schemas,
-    });
+    const created = record({ updated: rs, manager: 'kube-controller-manager', apiVersion: 'apps/v1' });
     const withStatus = structuredClone(created);
     withStatus.status = recorded.status;
-    const out = recordUpdate({
+    const out = record({
       old: created,
       updated: withStatus,
       manager: 'kube-controller-manager',
       apiVersion: 'apps/v1',
-      now: NOW,
-      schemas,
       subresource: 'status',
     });
     expect(json(out.metadata.managedFields)).toBe(json(recorded.metadata.managedFields));
@@ -518,19 +471,13 @@ describe('recordUpdate (fixtures)', () => {
 
   it('caps Update managers at 10, merging the oldest into ancient-changes', () => {
     let obj = store(
-      recordUpdate({
-        updated: cm({ k0: 'v' }),
-        manager: 'm0',
-        apiVersion: 'v1',
-        now: '2026-01-01T00:00:00Z',
-        schemas,
-      }),
+      record({ updated: cm({ k0: 'v' }), manager: 'm0', apiVersion: 'v1', now: '2026-01-01T00:00:00Z' }),
     );
     for (let i = 1; i <= 11; i++) {
       const next = structuredClone(obj);
       next.data = { ...next.data, [`k${i}`]: 'v' };
       const now = `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`;
-      obj = recordUpdate({ old: obj, updated: next, manager: `m${i}`, apiVersion: 'v1', now, schemas });
+      obj = record({ old: obj, updated: next, manager: `m${i}`, apiVersion: 'v1', now });
     }
     const entries = obj.metadata.managedFields as Array<{ manager: string; time: string; fieldsV1: unknown }>;
     expect(entries.length).toBe(10);
@@ -553,13 +500,11 @@ describe('recordUpdate (fixtures)', () => {
 
   it('takes ownership from an applier (Update is always forced)', () => {
     const created = store(applyOk(undefined, cm({ a: '1', b: '2' })));
-    const edited = recordUpdate({
+    const edited = record({
       old: created,
       updated: { ...structuredClone(created), data: { a: 'changed', b: '2' } },
       manager: 'kubectl-edit',
       apiVersion: 'v1',
-      now: NOW,
-      schemas,
     });
     expect(fieldsOf(edited, 'fixture-mgr')).toEqual({ 'f:data': { 'f:b': {} } });
     expect(fieldsOf(edited, 'kubectl-edit')).toEqual({ 'f:data': { 'f:a': {} } });

@@ -2,6 +2,7 @@
  * Server-side apply and the Update-operation bookkeeping of managedFields, after the API server's field
  * manager (k8s.io/apimachinery/pkg/util/managedfields) and structured-merge-diff's merge.Updater.
  */
+import type { ApplyArgs, RecordUpdateArgs } from '../codecs.js';
 import { type SchemaInternals, type SchemaRegistry, schemaInternals } from '../schema/index.js';
 import { isObject, type TypeNode, UNTYPED } from '../schema/openapi.js';
 import type { SimObject } from '../types.js';
@@ -58,17 +59,18 @@ const STRIP: Path[] = [
 ];
 const STRIP_SET = PathSet.of(STRIP);
 
-/** Metadata an applied configuration cannot set. */
-const APPLY_META_DROP = [
+/** Metadata the server owns: an apply keeps the stored values, whatever the configuration says. */
+const SERVER_META = [
   'uid',
   'resourceVersion',
   'generation',
   'creationTimestamp',
   'deletionTimestamp',
   'deletionGracePeriodSeconds',
-  'managedFields',
-  'selfLink',
 ];
+
+/** Metadata an applied configuration cannot set. */
+const APPLY_META_DROP = [...SERVER_META, 'managedFields', 'selfLink'];
 
 /** Reset fields of the strategies: status for the main resource, spec for the status subresource. */
 function ignoredFor(t: TypeNode, subresource: string | undefined): PathSet {
@@ -210,15 +212,7 @@ export function typedPatchErrorMessage(
   return `failed to create typed patch object (${where}): ${result.message}`;
 }
 
-export function serverSideApply(args: {
-  existing?: SimObject;
-  applied: SimObject;
-  manager: string;
-  force: boolean;
-  apiVersion: string;
-  now: string;
-  schemas: SchemaRegistry;
-}): ApplyResult {
+export function serverSideApply(args: ApplyArgs<SchemaRegistry>): ApplyResult {
   const { existing, manager, force, apiVersion, now, schemas } = args;
   const si = schemaInternals(schemas);
   const kind = args.applied.kind;
@@ -317,31 +311,14 @@ export function serverSideApply(args: {
   if (existing) {
     const meta = isObject(merged.metadata) ? merged.metadata : {};
     merged.metadata = meta;
-    for (const k of [
-      'uid',
-      'resourceVersion',
-      'generation',
-      'creationTimestamp',
-      'deletionTimestamp',
-      'deletionGracePeriodSeconds',
-    ])
-      if (existing.metadata[k] !== undefined) meta[k] = existing.metadata[k];
+    for (const k of SERVER_META) if (existing.metadata[k] !== undefined) meta[k] = existing.metadata[k];
   }
   const object = finish(merged, managers, schemas, apiVersion, kind);
   if (existing && deepEqual(object, existing)) return { ok: true, object: structuredClone(existing) };
   return { ok: true, object };
 }
 
-export function recordUpdate(args: {
-  old?: SimObject;
-  updated: SimObject;
-  manager: string;
-  apiVersion: string;
-  now: string;
-  schemas: SchemaRegistry;
-  subresource?: string;
-  operation?: 'Update';
-}): SimObject {
+export function recordUpdate(args: RecordUpdateArgs<SchemaRegistry>): SimObject {
   const { old, manager, apiVersion, now, schemas, subresource } = args;
   const si = schemaInternals(schemas);
   const kind = args.updated.kind;

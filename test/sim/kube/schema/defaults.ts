@@ -2,9 +2,9 @@
  * API-server defaulting (k8s.io/kubernetes/pkg/apis/{core,apps,batch,...}/v1/defaults.go, 1.32) plus what the
  * Go JSON encoder adds on the way out: non-pointer structs as `{}` and non-omitempty fields with their zero
  * value (both come from the OpenAPI `default` of a property), `creationTimestamp: null` in templates, and
- * quantities in canonical form. Finally keys are put in Go struct order (see goorder.ts), maps sorted.
+ * quantities in canonical form. Finally keys are put in Go struct order (goorder.ts), maps sorted.
  */
-import { goFieldOrder } from './goorder.js';
+import { orderKeysTyped } from './goorder.js';
 import { isObject, type StructNode, type TypeNode } from './openapi.js';
 import { canonicalizeQuantityValue } from './quantity.js';
 
@@ -96,6 +96,11 @@ function obj(o: Obj, key: string): Obj {
   return v as Obj;
 }
 
+/** Go's `if x == nil { x = value }` for each field of `values`, in that order. */
+function fill(o: Obj, values: Obj): void {
+  for (const [k, v] of Object.entries(values)) if (o[k] === undefined || o[k] === null) o[k] = v;
+}
+
 function isEmptyStr(v: unknown): boolean {
   return v === undefined || v === null || v === '';
 }
@@ -118,8 +123,7 @@ function defaultPodSpec(o: Obj): void {
   if (isEmptyStr(o.dnsPolicy)) o.dnsPolicy = 'ClusterFirst';
   if (isEmptyStr(o.restartPolicy)) o.restartPolicy = 'Always';
   if (!isObject(o.securityContext)) o.securityContext = {};
-  if (o.terminationGracePeriodSeconds === undefined || o.terminationGracePeriodSeconds === null)
-    o.terminationGracePeriodSeconds = 30;
+  fill(o, { terminationGracePeriodSeconds: 30 });
   if (isEmptyStr(o.schedulerName)) o.schedulerName = 'default-scheduler';
 }
 
@@ -209,26 +213,25 @@ function defaultService(o: Obj): void {
   }
 }
 
+function defaultRoleRef(o: Obj): void {
+  const ref = obj(o, 'roleRef');
+  if (isEmptyStr(ref.apiGroup)) ref.apiGroup = 'rbac.authorization.k8s.io';
+}
+
+/** The volume sources' file mode: 0644. */
+const defaultMode0644: Defaulter = (o) => fill(o, { defaultMode: 420 });
+
 const DEFAULTERS: Record<string, Defaulter> = {
   [`${APPS}Deployment`]: (o) => {
     const spec = obj(o, 'spec');
-    if (spec.replicas === undefined || spec.replicas === null) spec.replicas = 1;
+    fill(spec, { replicas: 1 });
     const strategy = obj(spec, 'strategy');
     if (isEmptyStr(strategy.type)) strategy.type = 'RollingUpdate';
-    if (strategy.type === 'RollingUpdate') {
-      const ru = obj(strategy, 'rollingUpdate');
-      if (ru.maxUnavailable === undefined || ru.maxUnavailable === null) ru.maxUnavailable = '25%';
-      if (ru.maxSurge === undefined || ru.maxSurge === null) ru.maxSurge = '25%';
-    }
-    if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null)
-      spec.revisionHistoryLimit = 10;
-    if (spec.progressDeadlineSeconds === undefined || spec.progressDeadlineSeconds === null)
-      spec.progressDeadlineSeconds = 600;
+    if (strategy.type === 'RollingUpdate')
+      fill(obj(strategy, 'rollingUpdate'), { maxUnavailable: '25%', maxSurge: '25%' });
+    fill(spec, { revisionHistoryLimit: 10, progressDeadlineSeconds: 600 });
   },
-  [`${APPS}ReplicaSet`]: (o) => {
-    const spec = obj(o, 'spec');
-    if (spec.replicas === undefined || spec.replicas === null) spec.replicas = 1;
-  },
+  [`${APPS}ReplicaSet`]: (o) => fill(obj(o, 'spec'), { replicas: 1 }),
   [`${APPS}StatefulSet`]: (o) => {
     const spec = obj(o, 'spec');
     if (isEmptyStr(spec.podManagementPolicy)) spec.podManagementPolicy = 'OrderedReady';
@@ -237,13 +240,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
       us.type = 'RollingUpdate';
       if (!isObject(us.rollingUpdate)) us.rollingUpdate = {};
     }
-    if (us.type === 'RollingUpdate' && isObject(us.rollingUpdate)) {
-      if (us.rollingUpdate.partition === undefined || us.rollingUpdate.partition === null)
-        us.rollingUpdate.partition = 0;
-    }
-    if (spec.replicas === undefined || spec.replicas === null) spec.replicas = 1;
-    if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null)
-      spec.revisionHistoryLimit = 10;
+    if (us.type === 'RollingUpdate' && isObject(us.rollingUpdate)) fill(us.rollingUpdate, { partition: 0 });
+    fill(spec, { replicas: 1, revisionHistoryLimit: 10 });
     const ret = obj(spec, 'persistentVolumeClaimRetentionPolicy');
     if (isEmptyStr(ret.whenDeleted)) ret.whenDeleted = 'Retain';
     if (isEmptyStr(ret.whenScaled)) ret.whenScaled = 'Retain';
@@ -252,13 +250,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
     const spec = obj(o, 'spec');
     const us = obj(spec, 'updateStrategy');
     if (isEmptyStr(us.type)) us.type = 'RollingUpdate';
-    if (us.type === 'RollingUpdate') {
-      const ru = obj(us, 'rollingUpdate');
-      if (ru.maxUnavailable === undefined || ru.maxUnavailable === null) ru.maxUnavailable = 1;
-      if (ru.maxSurge === undefined || ru.maxSurge === null) ru.maxSurge = 0;
-    }
-    if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null)
-      spec.revisionHistoryLimit = 10;
+    if (us.type === 'RollingUpdate') fill(obj(us, 'rollingUpdate'), { maxUnavailable: 1, maxSurge: 0 });
+    fill(spec, { revisionHistoryLimit: 10 });
   },
   [`${CORE}Pod`]: (o) => {
     const spec = obj(o, 'spec');
@@ -279,8 +272,7 @@ const DEFAULTERS: Record<string, Defaulter> = {
         }
       }
     }
-    if (spec.enableServiceLinks === undefined || spec.enableServiceLinks === null)
-      spec.enableServiceLinks = true;
+    fill(spec, { enableServiceLinks: true });
   },
   [`${CORE}PodSpec`]: defaultPodSpec,
   [`${CORE}Container`]: defaultContainer,
@@ -293,24 +285,12 @@ const DEFAULTERS: Record<string, Defaulter> = {
   [`${CORE}Volume`]: (o) => {
     if (!VOLUME_SOURCES.some((s) => o[s] !== undefined && o[s] !== null)) o.emptyDir = {};
   },
-  [`${CORE}SecretVolumeSource`]: (o) => {
-    if (o.defaultMode === undefined || o.defaultMode === null) o.defaultMode = 420;
-  },
-  [`${CORE}ConfigMapVolumeSource`]: (o) => {
-    if (o.defaultMode === undefined || o.defaultMode === null) o.defaultMode = 420;
-  },
-  [`${CORE}DownwardAPIVolumeSource`]: (o) => {
-    if (o.defaultMode === undefined || o.defaultMode === null) o.defaultMode = 420;
-  },
-  [`${CORE}ProjectedVolumeSource`]: (o) => {
-    if (o.defaultMode === undefined || o.defaultMode === null) o.defaultMode = 420;
-  },
-  [`${CORE}ServiceAccountTokenProjection`]: (o) => {
-    if (o.expirationSeconds === undefined || o.expirationSeconds === null) o.expirationSeconds = 3600;
-  },
-  [`${CORE}HostPathVolumeSource`]: (o) => {
-    if (o.type === undefined || o.type === null) o.type = '';
-  },
+  [`${CORE}SecretVolumeSource`]: defaultMode0644,
+  [`${CORE}ConfigMapVolumeSource`]: defaultMode0644,
+  [`${CORE}DownwardAPIVolumeSource`]: defaultMode0644,
+  [`${CORE}ProjectedVolumeSource`]: defaultMode0644,
+  [`${CORE}ServiceAccountTokenProjection`]: (o) => fill(o, { expirationSeconds: 3600 }),
+  [`${CORE}HostPathVolumeSource`]: (o) => fill(o, { type: '' }),
   [`${CORE}ObjectFieldSelector`]: (o) => {
     if (isEmptyStr(o.apiVersion)) o.apiVersion = 'v1';
   },
@@ -334,14 +314,8 @@ const DEFAULTERS: Record<string, Defaulter> = {
   [`${CORE}PersistentVolumeClaimSpec`]: (o) => {
     if (isEmptyStr(o.volumeMode)) o.volumeMode = 'Filesystem';
   },
-  [`${RBAC}RoleBinding`]: (o) => {
-    const ref = obj(o, 'roleRef');
-    if (isEmptyStr(ref.apiGroup)) ref.apiGroup = 'rbac.authorization.k8s.io';
-  },
-  [`${RBAC}ClusterRoleBinding`]: (o) => {
-    const ref = obj(o, 'roleRef');
-    if (isEmptyStr(ref.apiGroup)) ref.apiGroup = 'rbac.authorization.k8s.io';
-  },
+  [`${RBAC}RoleBinding`]: defaultRoleRef,
+  [`${RBAC}ClusterRoleBinding`]: defaultRoleRef,
   [`${RBAC}Subject`]: (o) => {
     if (isEmptyStr(o.apiGroup)) {
       // "" for a ServiceAccount, which Go's omitempty leaves out of every answer (kube-real-2/044).
@@ -384,15 +358,11 @@ const DEFAULTERS: Record<string, Defaulter> = {
   [`${BATCH}CronJob`]: (o) => {
     const spec = obj(o, 'spec');
     if (isEmptyStr(spec.concurrencyPolicy)) spec.concurrencyPolicy = 'Allow';
-    if (spec.suspend === undefined || spec.suspend === null) spec.suspend = false;
-    if (spec.successfulJobsHistoryLimit === undefined || spec.successfulJobsHistoryLimit === null)
-      spec.successfulJobsHistoryLimit = 3;
-    if (spec.failedJobsHistoryLimit === undefined || spec.failedJobsHistoryLimit === null)
-      spec.failedJobsHistoryLimit = 1;
+    fill(spec, { suspend: false, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 });
   },
   [`${HPA}HorizontalPodAutoscaler`]: (o) => {
     const spec = obj(o, 'spec');
-    if (spec.minReplicas === undefined || spec.minReplicas === null) spec.minReplicas = 1;
+    fill(spec, { minReplicas: 1 });
     if (!Array.isArray(spec.metrics) || spec.metrics.length === 0) {
       spec.metrics = [
         {
@@ -405,41 +375,39 @@ const DEFAULTERS: Record<string, Defaulter> = {
 };
 
 function defaultNode(v: unknown, t: TypeNode, ctx: DefaultCtx): unknown {
+  if (t.k === 'struct' && isObject(v)) {
+    materialize(v, t, v === ctx.root.metadata);
+    DEFAULTERS[t.name]?.(v, ctx);
+  }
+  return rewrite(v, t, (child, ct) => defaultNode(child, ct, ctx));
+}
+
+/**
+ * Puts what `fn` makes of each child (with its type) in place of the child, in structs, maps and lists; a
+ * quantity comes back in canonical form. Absent and null children are left as they are.
+ */
+function rewrite(v: unknown, t: TypeNode, fn: (child: unknown, type: TypeNode) => unknown): unknown {
   switch (t.k) {
-    case 'struct': {
+    case 'struct':
+    case 'map':
       if (!isObject(v)) return v;
-      materialize(v, t, v === ctx.root.metadata);
-      DEFAULTERS[t.name]?.(v, ctx);
       for (const key of Object.keys(v)) {
-        const f = t.fields.get(key);
-        if (!f) continue;
+        const ct = t.k === 'struct' ? t.fields.get(key)?.type : t.elem;
         const child = v[key];
-        if (child === null || child === undefined) continue;
-        const nv = defaultNode(child, f.type, ctx);
+        if (!ct || child === null || child === undefined) continue;
+        const nv = fn(child, ct);
         if (nv !== child) v[key] = nv;
       }
       return v;
-    }
-    case 'map': {
-      if (!isObject(v)) return v;
-      for (const key of Object.keys(v)) {
-        const child = v[key];
-        if (child === null || child === undefined) continue;
-        const nv = defaultNode(child, t.elem, ctx);
-        if (nv !== child) v[key] = nv;
-      }
-      return v;
-    }
-    case 'list': {
+    case 'list':
       if (!Array.isArray(v)) return v;
       for (let i = 0; i < v.length; i++) {
         const child = v[i];
         if (child === null || child === undefined) continue;
-        const nv = defaultNode(child, t.elem, ctx);
+        const nv = fn(child, t.elem);
         if (nv !== child) v[i] = nv;
       }
       return v;
-    }
     case 'scalar':
       if (t.scalar === 'quantity' && (typeof v === 'string' || typeof v === 'number')) {
         try {
@@ -463,93 +431,5 @@ export function applyDefaultsTyped(o: Obj, t: StructNode): Obj {
 
 /** Canonicalizes quantities in place (used on applied configurations). */
 export function canonicalizeQuantities(v: unknown, t: TypeNode): unknown {
-  switch (t.k) {
-    case 'struct':
-    case 'map':
-      if (!isObject(v)) return v;
-      for (const key of Object.keys(v)) {
-        const ct = t.k === 'struct' ? t.fields.get(key)?.type : t.elem;
-        if (!ct) continue;
-        const nv = canonicalizeQuantities(v[key], ct);
-        if (nv !== v[key]) v[key] = nv;
-      }
-      return v;
-    case 'list':
-      if (!Array.isArray(v)) return v;
-      for (let i = 0; i < v.length; i++) {
-        const nv = canonicalizeQuantities(v[i], t.elem);
-        if (nv !== v[i]) v[i] = nv;
-      }
-      return v;
-    case 'scalar':
-      if (t.scalar === 'quantity' && (typeof v === 'string' || typeof v === 'number')) {
-        try {
-          return canonicalizeQuantityValue(v);
-        } catch {
-          return v;
-        }
-      }
-      return v;
-    default:
-      return v;
-  }
-}
-
-function reorder(o: Obj, order: string[] | 'sorted'): void {
-  const keys = Object.keys(o);
-  let want: string[];
-  if (order === 'sorted') want = [...keys].sort(byteCompare);
-  else {
-    const present = new Set(keys);
-    want = order.filter((k) => present.has(k));
-    const known = new Set(want);
-    for (const k of keys) if (!known.has(k)) want.push(k);
-  }
-  if (want.every((k, i) => keys[i] === k)) return;
-  const entries = want.map((k) => [k, o[k]] as const);
-  for (const k of keys) delete o[k];
-  for (const [k, v] of entries) o[k] = v;
-}
-
-export function byteCompare(a: string, b: string): number {
-  if (a === b) return 0;
-  // Go compares strings bytewise (UTF-8); for the BMP this matches comparing code points.
-  const ca = [...a];
-  const cb = [...b];
-  const n = Math.min(ca.length, cb.length);
-  for (let i = 0; i < n; i++) {
-    const x = (ca[i] as string).codePointAt(0) as number;
-    const y = (cb[i] as string).codePointAt(0) as number;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return ca.length - cb.length;
-}
-
-/** Puts keys in Go output order, in place: structs by field order, maps sorted. */
-export function orderKeysTyped(v: unknown, t: TypeNode): void {
-  switch (t.k) {
-    case 'struct': {
-      if (!isObject(v)) return;
-      const order = goFieldOrder(t.name);
-      if (order) reorder(v, order);
-      for (const [key, child] of Object.entries(v)) {
-        const f = t.fields.get(key);
-        if (f && child !== null && typeof child === 'object') orderKeysTyped(child, f.type);
-      }
-      return;
-    }
-    case 'map': {
-      if (!isObject(v)) return;
-      reorder(v, 'sorted');
-      for (const child of Object.values(v))
-        if (child !== null && typeof child === 'object') orderKeysTyped(child, t.elem);
-      return;
-    }
-    case 'list':
-      if (!Array.isArray(v)) return;
-      for (const child of v) if (child !== null && typeof child === 'object') orderKeysTyped(child, t.elem);
-      return;
-    default:
-      return;
-  }
+  return rewrite(v, t, canonicalizeQuantities);
 }

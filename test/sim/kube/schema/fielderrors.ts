@@ -137,45 +137,29 @@ const WILDCARD_DNS1123_MSG =
   "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character";
 
 const anchored = (fmt: string) => new RegExp(`^${fmt}$`);
-const DNS1123_LABEL_RE = anchored(DNS1123_LABEL_FMT);
-const DNS1123_SUBDOMAIN_RE = anchored(DNS1123_SUBDOMAIN_FMT);
-const DNS1035_LABEL_RE = anchored(DNS1035_LABEL_FMT);
 const QUALIFIED_NAME_RE = anchored(QUALIFIED_NAME_FMT);
-const LABEL_VALUE_RE = anchored(LABEL_VALUE_FMT);
-const CONFIGMAP_KEY_RE = anchored(CONFIGMAP_KEY_FMT);
-const WILDCARD_DNS1123_RE = anchored(WILDCARD_DNS1123_FMT);
 
-export function isDNS1123Label(v: string): string[] {
-  const errs: string[] = [];
-  if (v.length > 63) errs.push(maxLenError(63));
-  if (!DNS1123_LABEL_RE.test(v))
-    errs.push(regexError(DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, 'my-name', '123-abc'));
-  return errs;
+/** The checks of k8s.io/apimachinery/pkg/util/validation that are a length limit and a pattern, worded as Go's. */
+function pattern(max: number, fmt: string, msg: string, examples: string[]): (v: string) => string[] {
+  const re = anchored(fmt);
+  return (v) => {
+    const errs: string[] = [];
+    if (v.length > max) errs.push(maxLenError(max));
+    if (!re.test(v)) errs.push(regexError(msg, fmt, ...examples));
+    return errs;
+  };
 }
 
-export function isDNS1123Subdomain(v: string): string[] {
-  const errs: string[] = [];
-  if (v.length > 253) errs.push(maxLenError(253));
-  if (!DNS1123_SUBDOMAIN_RE.test(v))
-    errs.push(regexError(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, 'example.com'));
-  return errs;
-}
-
-export function isWildcardDNS1123Subdomain(v: string): string[] {
-  const errs: string[] = [];
-  if (v.length > 253) errs.push(maxLenError(253));
-  if (!WILDCARD_DNS1123_RE.test(v))
-    errs.push(regexError(WILDCARD_DNS1123_MSG, WILDCARD_DNS1123_FMT, '*.example.com'));
-  return errs;
-}
-
-export function isDNS1035Label(v: string): string[] {
-  const errs: string[] = [];
-  if (v.length > 63) errs.push(maxLenError(63));
-  if (!DNS1035_LABEL_RE.test(v))
-    errs.push(regexError(DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, 'my-name', 'abc-123'));
-  return errs;
-}
+export const isDNS1123Label = pattern(63, DNS1123_LABEL_FMT, DNS1123_LABEL_MSG, ['my-name', '123-abc']);
+export const isDNS1123Subdomain = pattern(253, DNS1123_SUBDOMAIN_FMT, DNS1123_SUBDOMAIN_MSG, ['example.com']);
+export const isWildcardDNS1123Subdomain = pattern(253, WILDCARD_DNS1123_FMT, WILDCARD_DNS1123_MSG, [
+  '*.example.com',
+]);
+export const isDNS1035Label = pattern(63, DNS1035_LABEL_FMT, DNS1035_LABEL_MSG, ['my-name', 'abc-123']);
+const LABEL_VALUE_EXAMPLES = ['MyValue', 'my_value', '12345'];
+export const isValidLabelValue = pattern(63, LABEL_VALUE_FMT, LABEL_VALUE_MSG, LABEL_VALUE_EXAMPLES);
+const CONFIGMAP_KEY_EXAMPLES = ['key.name', 'KEY_NAME', 'key-name'];
+const configMapKeyFormat = pattern(253, CONFIGMAP_KEY_FMT, CONFIGMAP_KEY_MSG, CONFIGMAP_KEY_EXAMPLES);
 
 export function isQualifiedName(v: string): string[] {
   const errs: string[] = [];
@@ -201,19 +185,8 @@ export function isQualifiedName(v: string): string[] {
   return errs;
 }
 
-export function isValidLabelValue(v: string): string[] {
-  const errs: string[] = [];
-  if (v.length > 63) errs.push(maxLenError(63));
-  if (!LABEL_VALUE_RE.test(v))
-    errs.push(regexError(LABEL_VALUE_MSG, LABEL_VALUE_FMT, 'MyValue', 'my_value', '12345'));
-  return errs;
-}
-
 export function isConfigMapKey(v: string): string[] {
-  const errs: string[] = [];
-  if (v.length > 253) errs.push(maxLenError(253));
-  if (!CONFIGMAP_KEY_RE.test(v))
-    errs.push(regexError(CONFIGMAP_KEY_MSG, CONFIGMAP_KEY_FMT, 'key.name', 'KEY_NAME', 'key-name'));
+  const errs = configMapKeyFormat(v);
   if (v === '.') errs.push("must not be '.'");
   else if (v === '..') errs.push("must not be '..'");
   else if (v.startsWith('..')) errs.push("must not start with '..'");

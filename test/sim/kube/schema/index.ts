@@ -11,8 +11,9 @@ import {
   typedErrors,
   unknownFieldPaths,
 } from './decode.js';
-import { applyDefaultsTyped, canonicalizeQuantities, orderKeysTyped, zeroObject } from './defaults.js';
+import { applyDefaultsTyped, canonicalizeQuantities, zeroObject } from './defaults.js';
 import { type FieldError, fe } from './fielderrors.js';
+import { orderKeysTyped } from './goorder.js';
 import { isObject, type StructNode, type TypeNode, type TypeSystem, typeSystem } from './openapi.js';
 import { isClusterScoped, validateKind } from './validation.js';
 

@@ -23,6 +23,11 @@ function deployment(spec: Record<string, unknown>, name = 'web'): SimObject {
   };
 }
 
+/** A `kind` object named `name` in the namespace `n`, with the fields of `rest`. */
+function inN(apiVersion: string, kind: string, name: string, rest: Record<string, unknown>): SimObject {
+  return { apiVersion, kind, metadata: { name, namespace: 'n' } as SimObject['metadata'], ...rest };
+}
+
 function validated(obj: SimObject, old?: SimObject) {
   const o = schemas.applyDefaults(obj.apiVersion, obj.kind, structuredClone(obj));
   return schemas.validate(obj.apiVersion, obj.kind, o, old);
@@ -501,32 +506,21 @@ describe('validation (upstream wording)', () => {
   });
 
   it('ConfigMap keys, RBAC rules and bindings, Ingress paths, PVCs, probes', () => {
-    const cm: SimObject = {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'c', namespace: 'n' } as SimObject['metadata'],
-      data: { 'a b': 'x' },
-    };
+    const cm: SimObject = inN('v1', 'ConfigMap', 'c', { data: { 'a b': 'x' } });
     expect(msgs(cm)).toEqual([
       "data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
     ]);
-    const role: SimObject = {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'r', namespace: 'n' } as SimObject['metadata'],
+    const role: SimObject = inN('rbac.authorization.k8s.io/v1', 'Role', 'r', {
       rules: [{ resources: ['pods'] }],
-    };
+    });
     expect(msgs(role)).toEqual([
       'rules[0].verbs: Required value: verbs must contain at least one value',
       'rules[0].apiGroups: Required value: resource rules must supply at least one api group',
     ]);
-    const rb: SimObject = {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'rb', namespace: 'n' } as SimObject['metadata'],
+    const rb: SimObject = inN('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rb', {
       roleRef: { kind: 'Thing', name: 'r' },
       subjects: [{ kind: 'Robot', name: 'x' }],
-    };
+    });
     expect(msgs(rb)).toEqual([
       'roleRef.kind: Unsupported value: "Thing": supported values: "Role", "ClusterRole"',
       'subjects[0].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group"',
@@ -539,10 +533,7 @@ describe('validation (upstream wording)', () => {
     expect(msgs(changed, okRb)).toEqual([
       'roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", Name:"other"}: cannot change roleRef',
     ]);
-    const ing: SimObject = {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: 'i', namespace: 'n' } as SimObject['metadata'],
+    const ing: SimObject = inN('networking.k8s.io/v1', 'Ingress', 'i', {
       spec: {
         rules: [
           {
@@ -560,17 +551,12 @@ describe('validation (upstream wording)', () => {
           },
         ],
       },
-    };
+    });
     expect(msgs(ing)).toEqual([
       'spec.rules[0].http.paths[0].path: Invalid value: "api": must be an absolute path',
       'spec.rules[0].http.paths[1].pathType: Required value: pathType must be specified',
     ]);
-    const pvc: SimObject = {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'p', namespace: 'n' } as SimObject['metadata'],
-      spec: {},
-    };
+    const pvc: SimObject = inN('v1', 'PersistentVolumeClaim', 'p', { spec: {} });
     expect(msgs(pvc)).toEqual([
       'spec.accessModes: Required value: at least 1 access mode is required',
       'spec.resources[storage]: Required value',

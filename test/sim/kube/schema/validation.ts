@@ -3,6 +3,7 @@
  * (1.32) that manifests written by hand or by templates run into, in the same order and wording.
  */
 
+import { expressionMatches } from '../selectors.js';
 import { VOLUME_SOURCES } from './defaults.js';
 import {
   type FieldError,
@@ -41,6 +42,18 @@ const NEGATIVE = 'must be greater than or equal to 0';
 function nonNegative(v: unknown, field: string): Errs {
   const n = asNum(v);
   return n !== undefined && n < 0 ? [fe.invalid(field, n, NEGATIVE)] : [];
+}
+
+/** Each element of a list as an object (`{}` when it is not one), with its path `field[i]`. */
+function eachObject(list: unknown, field: string, fn: (o: Obj, path: string) => void): void {
+  asArr(list).forEach((x, i) => {
+    fn(asObj(x) ?? {}, `${field}[${i}]`);
+  });
+}
+
+/** `nonNegative` for each of the spec's `fields`, in Go's order of the checks. */
+function nonNegativeSpec(spec: Obj, ...fields: string[]): Errs {
+  return fields.flatMap((f) => nonNegative(spec[f], `spec.${f}`));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -208,29 +221,11 @@ function validateLabelSelector(sel: Obj, field: string): Errs {
 export function selectorMatches(sel: Obj, labels: Obj | undefined): boolean {
   const l = labels ?? {};
   for (const [k, v] of Object.entries(asObj(sel.matchLabels) ?? {})) if (l[k] !== v) return false;
-  for (const r of asArr(sel.matchExpressions)) {
+  return asArr(sel.matchExpressions).every((r) => {
     const req = asObj(r) ?? {};
     const key = asStr(req.key);
-    const values = asArr(req.values).map(String);
-    const present = key in l;
-    switch (req.operator) {
-      case 'In':
-        if (!present || !values.includes(String(l[key]))) return false;
-        break;
-      case 'NotIn':
-        if (present && values.includes(String(l[key]))) return false;
-        break;
-      case 'Exists':
-        if (!present) return false;
-        break;
-      case 'DoesNotExist':
-        if (present) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
+    return expressionMatches(req.operator, key in l, String(l[key]), asArr(req.values).map(String));
+  });
 }
 
 function selectorEmpty(sel: Obj): boolean {
@@ -341,9 +336,7 @@ function validateProbe(probe: unknown, field: string, kind: 'liveness' | 'readin
 function validateContainerPorts(ports: unknown, field: string): Errs {
   const errs: Errs = [];
   const names = new Set<string>();
-  asArr(ports).forEach((x, i) => {
-    const port = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(ports, field, (port, p) => {
     const name = asStr(port.name);
     if (name) {
       const msgs = isValidPortName(name);
@@ -380,9 +373,7 @@ const ENV_FIELD_PATHS = [
 
 function validateEnv(env: unknown, field: string): Errs {
   const errs: Errs = [];
-  asArr(env).forEach((x, i) => {
-    const ev = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(env, field, (ev, p) => {
     const name = asStr(ev.name);
     if (!name) errs.push(fe.required(`${p}.name`));
     else for (const m of isRelaxedEnvVarName(name)) errs.push(fe.invalid(`${p}.name`, name, m));
@@ -500,9 +491,7 @@ function validateResources(res: unknown, field: string): Errs {
 function validateVolumeMounts(mounts: unknown, volumes: Set<string>, field: string): Errs {
   const errs: Errs = [];
   const paths = new Set<string>();
-  asArr(mounts).forEach((x, i) => {
-    const m = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(mounts, field, (m, p) => {
     const name = asStr(m.name);
     if (!name) errs.push(fe.required(`${p}.name`));
     if (!volumes.has(name)) errs.push(fe.notFound(`${p}.name`, name));
@@ -582,9 +571,7 @@ function validateContainers(
 function validateVolumes(list: unknown, field: string): { errs: Errs; names: Set<string> } {
   const errs: Errs = [];
   const names = new Set<string>();
-  asArr(list).forEach((x, i) => {
-    const v = asObj(x) ?? {};
-    const p = `${field}[${i}]`;
+  eachObject(list, field, (v, p) => {
     const el: Errs = [];
     const sources = VOLUME_SOURCES.filter((k) => has(v, k));
     if (sources.length === 0) el.push(fe.required(p, 'must specify a volume type'));
@@ -699,6 +686,14 @@ function validateTemplateForReplicaSet(
   return errs;
 }
 
+/** A workload's selector (required, and not empty for `what`) and the pod template it must select. */
+function selectorAndTemplate(spec: Obj, what: string): Errs {
+  return [
+    ...validateSelector(spec, 'spec', what),
+    ...validateTemplateForReplicaSet(asObj(spec.template), asObj(spec.selector), 'spec.template'),
+  ];
+}
+
 function validateSelector(spec: Obj, field: string, what: string): Errs {
   const errs: Errs = [];
   const sel = asObj(spec.selector);
@@ -770,12 +765,10 @@ function validateDeploymentStrategy(s: Obj | undefined, field: string): Errs {
 function validateDeployment(o: Obj, old: Obj | undefined): Errs {
   const spec = asObj(o.spec) ?? {};
   const errs: Errs = [];
-  errs.push(...nonNegative(spec.replicas, 'spec.replicas'));
-  errs.push(...validateSelector(spec, 'spec', 'deployment'));
-  errs.push(...validateTemplateForReplicaSet(asObj(spec.template), asObj(spec.selector), 'spec.template'));
+  errs.push(...nonNegativeSpec(spec, 'replicas'));
+  errs.push(...selectorAndTemplate(spec, 'deployment'));
   errs.push(...validateDeploymentStrategy(asObj(spec.strategy), 'spec.strategy'));
-  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
-  errs.push(...nonNegative(spec.revisionHistoryLimit, 'spec.revisionHistoryLimit'));
+  errs.push(...nonNegativeSpec(spec, 'minReadySeconds', 'revisionHistoryLimit'));
   const pds = asNum(spec.progressDeadlineSeconds);
   if (pds !== undefined) {
     errs.push(...nonNegative(pds, 'spec.progressDeadlineSeconds'));
@@ -811,13 +804,11 @@ function canon(v: unknown): unknown {
 
 function validateReplicaSet(o: Obj, old: Obj | undefined): Errs {
   const spec = asObj(o.spec) ?? {};
-  const errs: Errs = [];
-  errs.push(...nonNegative(spec.replicas, 'spec.replicas'));
-  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
-  errs.push(...validateSelector(spec, 'spec', 'deployment'));
-  errs.push(...validateTemplateForReplicaSet(asObj(spec.template), asObj(spec.selector), 'spec.template'));
-  errs.push(...selectorImmutable(spec, old));
-  return errs;
+  return [
+    ...nonNegativeSpec(spec, 'replicas', 'minReadySeconds'),
+    ...selectorAndTemplate(spec, 'deployment'),
+    ...selectorImmutable(spec, old),
+  ];
 }
 
 function validateStatefulSet(o: Obj, old: Obj | undefined): Errs {
@@ -830,23 +821,19 @@ function validateStatefulSet(o: Obj, old: Obj | undefined): Errs {
   const ut = asStr(us.type);
   if (ut !== 'RollingUpdate' && ut !== 'OnDelete')
     errs.push(fe.invalid('spec.updateStrategy', new GoRepr(ut), "must be 'RollingUpdate' or 'OnDelete'"));
-  errs.push(...nonNegative(spec.replicas, 'spec.replicas'));
-  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
-  errs.push(...validateSelector(spec, 'spec', 'statefulset'));
-  errs.push(...validateTemplateForReplicaSet(asObj(spec.template), asObj(spec.selector), 'spec.template'));
+  errs.push(...nonNegativeSpec(spec, 'replicas', 'minReadySeconds'));
+  errs.push(...selectorAndTemplate(spec, 'statefulset'));
   errs.push(...selectorImmutable(spec, old));
   return errs;
 }
 
 function validateDaemonSet(o: Obj, old: Obj | undefined): Errs {
   const spec = asObj(o.spec) ?? {};
-  const errs: Errs = [];
-  errs.push(...validateSelector(spec, 'spec', 'daemonset'));
-  errs.push(...validateTemplateForReplicaSet(asObj(spec.template), asObj(spec.selector), 'spec.template'));
-  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
-  errs.push(...nonNegative(spec.revisionHistoryLimit, 'spec.revisionHistoryLimit'));
-  errs.push(...selectorImmutable(spec, old));
-  return errs;
+  return [
+    ...selectorAndTemplate(spec, 'daemonset'),
+    ...nonNegativeSpec(spec, 'minReadySeconds', 'revisionHistoryLimit'),
+    ...selectorImmutable(spec, old),
+  ];
 }
 
 function validatePod(o: Obj): Errs {
@@ -859,9 +846,7 @@ function validatePod(o: Obj): Errs {
 function validateJob(o: Obj): Errs {
   const spec = asObj(o.spec) ?? {};
   const errs: Errs = [];
-  errs.push(...nonNegative(spec.parallelism, 'spec.parallelism'));
-  errs.push(...nonNegative(spec.completions, 'spec.completions'));
-  errs.push(...nonNegative(spec.backoffLimit, 'spec.backoffLimit'));
+  errs.push(...nonNegativeSpec(spec, 'parallelism', 'completions', 'backoffLimit'));
   const ads = asNum(spec.activeDeadlineSeconds);
   if (ads !== undefined && ads <= 0)
     errs.push(fe.invalid('spec.activeDeadlineSeconds', ads, 'must be greater than 0'));
@@ -883,9 +868,14 @@ function validateCronJob(o: Obj): Errs {
   const cp = asStr(spec.concurrencyPolicy);
   if (!['Allow', 'Forbid', 'Replace'].includes(cp))
     errs.push(fe.notSupported('spec.concurrencyPolicy', cp, ['Allow', 'Forbid', 'Replace']));
-  errs.push(...nonNegative(spec.startingDeadlineSeconds, 'spec.startingDeadlineSeconds'));
-  errs.push(...nonNegative(spec.successfulJobsHistoryLimit, 'spec.successfulJobsHistoryLimit'));
-  errs.push(...nonNegative(spec.failedJobsHistoryLimit, 'spec.failedJobsHistoryLimit'));
+  errs.push(
+    ...nonNegativeSpec(
+      spec,
+      'startingDeadlineSeconds',
+      'successfulJobsHistoryLimit',
+      'failedJobsHistoryLimit',
+    ),
+  );
   const jt = asObj(asObj(spec.jobTemplate)?.spec) ?? {};
   const tmpl = asObj(jt.template) ?? {};
   errs.push(...validatePodTemplateSpec(tmpl, 'spec.jobTemplate.spec.template'));
@@ -1066,9 +1056,7 @@ function validateSecret(o: Obj, old: Obj | undefined): Errs {
 
 function validatePolicyRules(rules: unknown, namespaced: boolean): Errs {
   const errs: Errs = [];
-  asArr(rules).forEach((x, i) => {
-    const r = asObj(x) ?? {};
-    const p = `rules[${i}]`;
+  eachObject(rules, 'rules', (r, p) => {
     if (asArr(r.verbs).length === 0)
       errs.push(fe.required(`${p}.verbs`, 'verbs must contain at least one value'));
     const urls = asArr(r.nonResourceURLs);
@@ -1112,9 +1100,7 @@ function validateRoleBinding(o: Obj, namespaced: boolean, old: Obj | undefined):
   const name = asStr(ref.name);
   if (!name) errs.push(fe.required('roleRef.name'));
   else for (const m of isValidPathSegmentName(name)) errs.push(fe.invalid('roleRef.name', name, m));
-  asArr(o.subjects).forEach((x, i) => {
-    const s = asObj(x) ?? {};
-    const p = `subjects[${i}]`;
+  eachObject(o.subjects, 'subjects', (s, p) => {
     const sname = asStr(s.name);
     if (!sname) errs.push(fe.required(`${p}.name`));
     const sgroup = asStr(s.apiGroup);
@@ -1332,6 +1318,31 @@ function nameFnFor(kind: string): NameFn {
   }
 }
 
+/** The kind's own checks in its strategy's Validate (`old` absent) or ValidateUpdate. */
+const KIND_VALIDATORS: Record<string, (o: Obj, old: Obj | undefined) => Errs> = {
+  Deployment: validateDeployment,
+  ReplicaSet: validateReplicaSet,
+  StatefulSet: validateStatefulSet,
+  DaemonSet: validateDaemonSet,
+  Pod: validatePod,
+  PodTemplate: (o) => validatePodTemplateSpec(asObj(o.template), 'template'),
+  Job: validateJob,
+  CronJob: validateCronJob,
+  Service: validateService,
+  ConfigMap: validateConfigMap,
+  Secret: validateSecret,
+  Role: (o) => validatePolicyRules(o.rules, true),
+  ClusterRole: (o) => validatePolicyRules(o.rules, false),
+  RoleBinding: (o, old) => validateRoleBinding(o, true, old),
+  ClusterRoleBinding: (o, old) => validateRoleBinding(o, false, old),
+  Ingress: validateIngress,
+  PersistentVolumeClaim: validatePVC,
+  ServiceAccount: (o) =>
+    asArr(o.imagePullSecrets).flatMap((x, i) =>
+      asStr(asObj(x)?.name) ? [] : [fe.required(`imagePullSecrets[${i}].name`)],
+    ),
+};
+
 /**
  * Kind-specific validation of a (defaulted) object, as the strategy's Validate/ValidateUpdate do. `known` is
  * false for kinds without a schema (custom resources): their scope is unknown here, so the namespace is not checked.
@@ -1342,63 +1353,7 @@ export function validateKind(kind: string, o: Obj, old: Obj | undefined, known =
   const errs: Errs = old
     ? validateObjectMetaUpdate(meta, asObj(old.metadata))
     : validateObjectMeta(meta, scope, nameFnFor(kind));
-  switch (kind) {
-    case 'Deployment':
-      errs.push(...validateDeployment(o, old));
-      break;
-    case 'ReplicaSet':
-      errs.push(...validateReplicaSet(o, old));
-      break;
-    case 'StatefulSet':
-      errs.push(...validateStatefulSet(o, old));
-      break;
-    case 'DaemonSet':
-      errs.push(...validateDaemonSet(o, old));
-      break;
-    case 'Pod':
-      errs.push(...validatePod(o));
-      break;
-    case 'PodTemplate':
-      errs.push(...validatePodTemplateSpec(asObj(o.template), 'template'));
-      break;
-    case 'Job':
-      errs.push(...validateJob(o));
-      break;
-    case 'CronJob':
-      errs.push(...validateCronJob(o));
-      break;
-    case 'Service':
-      errs.push(...validateService(o));
-      break;
-    case 'ConfigMap':
-      errs.push(...validateConfigMap(o, old));
-      break;
-    case 'Secret':
-      errs.push(...validateSecret(o, old));
-      break;
-    case 'Role':
-      errs.push(...validatePolicyRules(o.rules, true));
-      break;
-    case 'ClusterRole':
-      errs.push(...validatePolicyRules(o.rules, false));
-      break;
-    case 'RoleBinding':
-      errs.push(...validateRoleBinding(o, true, old));
-      break;
-    case 'ClusterRoleBinding':
-      errs.push(...validateRoleBinding(o, false, old));
-      break;
-    case 'Ingress':
-      errs.push(...validateIngress(o));
-      break;
-    case 'PersistentVolumeClaim':
-      errs.push(...validatePVC(o, old));
-      break;
-    case 'ServiceAccount':
-      asArr(o.imagePullSecrets).forEach((x, i) => {
-        if (!asStr(asObj(x)?.name)) errs.push(fe.required(`imagePullSecrets[${i}].name`));
-      });
-      break;
-  }
+  const validate = Object.hasOwn(KIND_VALIDATORS, kind) ? KIND_VALIDATORS[kind] : undefined;
+  if (validate) errs.push(...validate(o, old));
   return errs;
 }

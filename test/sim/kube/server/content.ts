@@ -10,7 +10,8 @@ import { errors, type StatusError } from '../errors.js';
 import { apiVersionOf } from '../resources.js';
 import { clone } from '../store.js';
 import type { ResourceType, SimObject } from '../types.js';
-import { type Api, type Ctx, isObject, JSON_TYPE, type ResourcePath } from './types.js';
+import { now } from './checks.js';
+import { type Api, boolParam, type Ctx, isObject, JSON_TYPE, type ResourcePath } from './types.js';
 
 /** Removes `spec.template.spec.containers[0].bogusField` style paths (what the Go decoder drops). */
 export function dropPath(obj: unknown, path: string): void {
@@ -34,6 +35,31 @@ export function fieldManagerFor(req: IncomingMessage, q: URLSearchParams): strin
   const ua = req.headers['user-agent'];
   if (!ua) return 'unknown';
   return (ua.split('/')[0] as string).slice(0, 128) || 'unknown';
+}
+
+/**
+ * The managedFields of a non-apply write by this request (create and update: `old` absent for a create; the
+ * status subresource's writes are recorded under `subresource`).
+ */
+export function recordUpdate(
+  api: Api,
+  ctx: Ctx,
+  t: ResourceType,
+  updated: SimObject,
+  old?: SimObject,
+  subresource?: string,
+): SimObject {
+  const { codecs } = api.deps;
+  return codecs.recordUpdate({
+    ...(old ? { old } : {}),
+    updated,
+    manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
+    apiVersion: apiVersionOf(t),
+    now: now(api),
+    schemas: codecs.schemas,
+    ...(subresource ? { subresource } : {}),
+    operation: 'Update',
+  });
 }
 
 // Served template paths whose embedded ObjectMeta Go serializes with `creationTimestamp: null`.
@@ -194,6 +220,30 @@ export function applyPatch(
     case 'json':
       return codecs.jsonPatch(base, patch);
   }
+}
+
+/** A server-side apply by this request (`force` from the query), or its failure thrown as the server answers it. */
+export function applyConfiguration(
+  api: Api,
+  ctx: Ctx,
+  t: ResourceType,
+  p: ResourcePath,
+  existing: SimObject | undefined,
+  applied: SimObject,
+  manager: string,
+): SimObject {
+  const { codecs } = api.deps;
+  const result = codecs.serverSideApply({
+    ...(existing ? { existing } : {}),
+    applied,
+    manager,
+    force: boolParam(ctx.url.searchParams.get('force')),
+    apiVersion: apiVersionOf(t),
+    now: now(api),
+    schemas: codecs.schemas,
+  });
+  if (!result.ok) throw applyFailure(t, p, result);
+  return result.object;
 }
 
 /** 409 for conflicts; the 500 of fixtures 056-061 for fields the schema does not declare. */

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { closeServer, listen } from '../../listen.js';
 import { errors, type StatusBody, StatusError } from '../errors.js';
 import type { AuditEntry, CutAction } from '../faults.js';
 import type { Identity } from '../rbac.js';
@@ -58,23 +59,13 @@ export class ApiServer {
   }
 
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : port);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.watches.closeAll();
     for (const c of this.api.upgrades.wss.clients) c.terminate();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    return closeServer(this.server, this.sockets);
   }
 
   // ---- entry points

@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { errors } from '../errors.js';
 import type { Attributes } from '../rbac.js';
+import type { ResourceType } from '../types.js';
 import { deleteCollection, deleteNamed } from './delete.js';
 import { list, mustGet, watch } from './reads.js';
 import { subresource, virtualCreate } from './subresources.js';
@@ -20,6 +21,24 @@ import {
 } from './types.js';
 import { upgradePod } from './upgrades.js';
 import { create, patch, replace } from './writes.js';
+
+type Handler = (api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath) => Reply;
+
+/** The handlers by HTTP method, for a path without a name and for one naming an object (watches aside). */
+const ON_COLLECTION = new Map<string, Handler>([
+  ['GET', list],
+  ['HEAD', list],
+  ['POST', create],
+  ['DELETE', deleteCollection],
+]);
+const getObject: Handler = (api, _ctx, t, p) => ({ status: 200, body: mustGet(api, t, p) });
+const ON_OBJECT = new Map<string, Handler>([
+  ['GET', getObject],
+  ['HEAD', getObject],
+  ['PUT', replace],
+  ['PATCH', patch],
+  ['DELETE', deleteNamed],
+]);
 
 export async function route(api: Api, ctx: Ctx, res: ServerResponse | undefined): Promise<Reply | undefined> {
   const { discovery } = api.deps;
@@ -171,38 +190,11 @@ export async function resourceRequest(
   if (virtual) return virtual;
   if (!t.verbs.includes(verb)) throw errors.methodNotAllowed();
 
-  if (p.name === undefined) {
-    switch (ctx.method) {
-      case 'GET':
-      case 'HEAD':
-        if (p.watch) {
-          watch(api, ctx, t, p, res);
-          return undefined;
-        }
-        return list(api, ctx, t, p);
-      case 'POST':
-        return create(api, ctx, t, p);
-      case 'DELETE':
-        return deleteCollection(api, ctx, t, p);
-      default:
-        throw errors.methodNotAllowed();
-    }
+  if ((ctx.method === 'GET' || ctx.method === 'HEAD') && p.watch) {
+    watch(api, ctx, t, p, res);
+    return undefined;
   }
-  switch (ctx.method) {
-    case 'GET':
-    case 'HEAD':
-      if (p.watch) {
-        watch(api, ctx, t, p, res);
-        return undefined;
-      }
-      return { status: 200, body: mustGet(api, t, p) };
-    case 'PUT':
-      return replace(api, ctx, t, p);
-    case 'PATCH':
-      return patch(api, ctx, t, p);
-    case 'DELETE':
-      return deleteNamed(api, ctx, t, p);
-    default:
-      throw errors.methodNotAllowed();
-  }
+  const handler = (p.name === undefined ? ON_COLLECTION : ON_OBJECT).get(ctx.method);
+  if (!handler) throw errors.methodNotAllowed();
+  return handler(api, ctx, t, p);
 }

@@ -5,9 +5,17 @@ import { apiVersionOf } from '../resources.js';
 import { rfc3339 } from '../store.js';
 import type { ResourceType, SimObject } from '../types.js';
 import { now } from './checks.js';
-import { applyFailure, applyPatch, decode, decodeObject, fieldManagerFor, patchKind } from './content.js';
+import {
+  applyConfiguration,
+  applyPatch,
+  decode,
+  decodeObject,
+  fieldManagerFor,
+  patchKind,
+  recordUpdate,
+} from './content.js';
 import { mustGet } from './reads.js';
-import { type Api, boolParam, type Ctx, isObject, type Reply, type ResourcePath } from './types.js';
+import { type Api, type Ctx, isObject, type Reply, type ResourcePath } from './types.js';
 
 export function subresource(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Reply {
   const sub = p.subresource as string;
@@ -32,18 +40,8 @@ export function subresource(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath
 
 export function statusSubresource(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Reply {
   const existing = mustGet(api, t, p);
-  const { store, codecs } = api.deps;
-  const record = (updated: SimObject) =>
-    codecs.recordUpdate({
-      old: existing,
-      updated,
-      manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
-      apiVersion: apiVersionOf(t),
-      now: now(api),
-      schemas: codecs.schemas,
-      subresource: 'status',
-      operation: 'Update',
-    });
+  const { store } = api.deps;
+  const record = (updated: SimObject) => recordUpdate(api, ctx, t, updated, existing, 'status');
   switch (ctx.method) {
     case 'GET':
       return { status: 200, body: existing };
@@ -62,17 +60,10 @@ export function statusSubresource(api: Api, ctx: Ctx, t: ResourceType, p: Resour
         const manager = ctx.url.searchParams.get('fieldManager');
         if (!manager) throw errors.fieldManagerRequired();
         const applied = decodeObject(api, t, p, decode(ctx, true));
-        const r = codecs.serverSideApply({
-          existing,
-          applied,
-          manager,
-          force: boolParam(ctx.url.searchParams.get('force')),
-          apiVersion: apiVersionOf(t),
-          now: now(api),
-          schemas: codecs.schemas,
-        });
-        if (!r.ok) throw applyFailure(t, p, r);
-        return { status: 200, body: store.updateStatus(r.object) };
+        return {
+          status: 200,
+          body: store.updateStatus(applyConfiguration(api, ctx, t, p, existing, applied, manager)),
+        };
       }
       const obj = applyPatch(api, ctx, t, kind, existing);
       return { status: 200, body: store.updateStatus(record(obj)) };

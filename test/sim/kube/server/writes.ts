@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { randomSuffix } from '../admission.js';
 import { errors } from '../errors.js';
 import { enforcePodSecurity } from '../podsecurity.js';
-import { apiVersionOf } from '../resources.js';
 import { canonicalize } from '../store.js';
 import type { ResourceType, SimObject } from '../types.js';
 import {
@@ -16,17 +15,17 @@ import {
   validate,
 } from './checks.js';
 import {
-  applyFailure,
+  applyConfiguration,
   applyPatch,
   decode,
   decodeObject,
-  fieldManagerFor,
   goSerialize,
   patchKind,
+  recordUpdate,
   unknownFields,
 } from './content.js';
 import { key, mustGet } from './reads.js';
-import { type Api, boolParam, type Ctx, isObject, type Reply, type ResourcePath } from './types.js';
+import { type Api, type Ctx, isObject, type Reply, type ResourcePath } from './types.js';
 
 export function create(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Reply {
   if (t.namespaced && p.namespace === undefined) throw errors.resourceNotFound();
@@ -44,14 +43,7 @@ export function create(api: Api, ctx: Ctx, t: ResourceType, p: ResourcePath): Re
   confirmRbac(api, ctx, t, p, obj);
   validate(api, t, obj);
   podSecurityWarning(api, ctx, obj);
-  obj = api.deps.codecs.recordUpdate({
-    updated: obj,
-    manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
-    apiVersion: apiVersionOf(t),
-    now: now(api),
-    schemas: api.deps.codecs.schemas,
-    operation: 'Update',
-  });
+  obj = recordUpdate(api, ctx, t, obj);
   goSerialize(t, obj);
   if (dryRun(ctx)) {
     // BeforeCreate ran: a dry-run create answers with a uid and a creation time, and no resourceVersion
@@ -123,15 +115,7 @@ function update(
   confirmRbac(api, ctx, t, p, obj, existing);
   validate(api, t, obj, existing);
   podSecurityWarning(api, ctx, obj);
-  obj = api.deps.codecs.recordUpdate({
-    old: existing,
-    updated: obj,
-    manager: fieldManagerFor(ctx.req, ctx.url.searchParams),
-    apiVersion: apiVersionOf(t),
-    now: now(api),
-    schemas: api.deps.codecs.schemas,
-    operation: 'Update',
-  });
+  obj = recordUpdate(api, ctx, t, obj, existing);
   goSerialize(t, obj);
   if (dryRun(ctx)) return { status: 200, body: canonicalize(obj) };
   return { status: 200, body: api.deps.store.update(obj) };
@@ -156,18 +140,7 @@ export function serverSideApply(api: Api, ctx: Ctx, t: ResourceType, p: Resource
       ? errors.conflict(t.group, t.resource, p.name as string)
       : errors.notFound(t.group, t.resource, p.name as string);
   }
-  const { codecs } = api.deps;
-  const result = codecs.serverSideApply({
-    existing,
-    applied,
-    manager,
-    force: boolParam(q.get('force')),
-    apiVersion: apiVersionOf(t),
-    now: now(api),
-    schemas: codecs.schemas,
-  });
-  if (!result.ok) throw applyFailure(t, p, result);
-  let obj = defaults(api, result.object);
+  let obj = defaults(api, applyConfiguration(api, ctx, t, p, existing, applied, manager));
   if (!existing) checkNamespace(api, t, obj);
   confirmRbac(api, ctx, t, p, obj, existing);
   validate(api, t, obj, existing);

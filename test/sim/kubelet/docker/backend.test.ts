@@ -24,11 +24,13 @@ function pod(name: string, labels: Record<string, string> = {}): SimObject {
   };
 }
 
+/** A pod whose one container runs docker:dind with this command and these args. */
+const withArgs = (command: unknown, args: unknown): SimObject => ({
+  ...pod('p'),
+  spec: { containers: [{ name: 'docker', image: 'docker:dind', command, args }] },
+});
+
 describe("where a pod's dockerd listens for TCP", () => {
-  const withArgs = (command: unknown, args: unknown): SimObject => ({
-    ...pod('p'),
-    spec: { containers: [{ name: 'docker', image: 'docker:dind', command, args }] },
-  });
   it.each([
     [
       'the bundled templates',
@@ -52,10 +54,6 @@ describe("where a pod's dockerd listens for TCP", () => {
 });
 
 describe("the MTU a pod's dockerd gives its networks", () => {
-  const withArgs = (command: unknown, args: unknown): SimObject => ({
-    ...pod('p'),
-    spec: { containers: [{ name: 'docker', image: 'docker:dind', command, args }] },
-  });
   it.each([
     [
       "the bundled templates' start script",
