@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bookkeeping, envObjects, NAMESPACE, startJobGitHub, startSim } from '../integration/harness.js';
+import { type PullRequestEvent, runAction } from '../e2e/support.js';
+import { startJobGitHub } from '../integration/harness.js';
 import type { GitHubSim } from '../sim/github/index.js';
-import type { KubeSim } from '../sim/kube/index.js';
-import { type PullRequestEvent, runAction } from './support.js';
+import { useCluster } from './fixture.js';
 
 const OWNER = 'acme';
 const REPO = 'shop';
@@ -17,25 +17,23 @@ const sha = (c: string) => c.repeat(40);
  * lock, the tombstone and the PR check end to end. No compose project, so no engines are needed.
  */
 describe('dist/index.js: runs of one PR at once, and after it closed', () => {
-  let sim: KubeSim;
+  const c = useCluster({ suite: 'concurrency-action' });
   let gh: GitHubSim;
   let workspace: string;
   beforeAll(async () => {
-    sim = await startSim();
     gh = await startJobGitHub({ owner: OWNER, repo: REPO }, TOKEN, { secondaryRateLimit: false });
     workspace = mkdtempSync(path.join(tmpdir(), 'concurrency-e2e-'));
   });
   afterAll(async () => {
     await gh?.close();
-    await sim?.close();
   });
 
   const run = (event: PullRequestEvent) =>
     runAction({
       inputs: {
-        kubeconfig: sim.kubeconfig(),
-        namespace: NAMESPACE,
-        'ready-timeout': '60s',
+        kubeconfig: c.kubeconfig,
+        namespace: c.namespace,
+        'ready-timeout': '5m',
         'github-token': TOKEN,
       },
       workspace,
@@ -60,17 +58,20 @@ describe('dist/index.js: runs of one PR at once, and after it closed', () => {
     expect(a.stdout + b.stdout).toMatch(
       /Environment shop-pr-71 is locked by the up of https:\/\/github\.com\/acme\/shop\/actions\/runs\/4242 \(holder 4242\/1\/\d+\/[0-9a-f]{6} on /,
     );
-    expect([...envObjects(sim, 'shop-pr-71').values()].filter((o) => o.kind === 'Deployment')).toHaveLength(
-      1,
-    );
+    expect(
+      [...(await c.envObjects('shop-pr-71')).values()].filter((o) => o.kind === 'Deployment'),
+    ).toHaveLength(1);
     expect(ours()).toHaveLength(1);
     expect(ours()[0]!.body).toContain('The preview environment is ready');
 
     gh.addPullRequest({ owner: OWNER, repo: REPO, number: 71, headSha: sha('a'), state: 'closed' });
     const closed = await run({ action: 'closed', number: 71, headSha: sha('a') });
     expect(closed.code).toBe(0);
-    expect(envObjects(sim, 'shop-pr-71').size).toBe(0);
-    expect(bookkeeping(sim, 'shop-pr-71')).toMatchObject({ lease: undefined, tombstone: expect.anything() });
+    expect((await c.envObjects('shop-pr-71')).size).toBe(0);
+    expect(await c.bookkeeping('shop-pr-71')).toMatchObject({
+      lease: undefined,
+      tombstone: expect.anything(),
+    });
     expect(ours()[0]!.body).toContain('was deleted');
 
     // A push's run that starts after the close: the payload says open, GitHub and the tombstone say closed.
@@ -80,8 +81,8 @@ describe('dist/index.js: runs of one PR at once, and after it closed', () => {
       '::notice::PR #71 is closed: environment shop-pr-71 is not deployed, and nothing was created or changed.',
     );
     expect(late.summary).toContain('PR #71 is closed');
-    expect(envObjects(sim, 'shop-pr-71').size).toBe(0);
-    expect(bookkeeping(sim, 'shop-pr-71').lease).toBeUndefined();
+    expect((await c.envObjects('shop-pr-71')).size).toBe(0);
+    expect((await c.bookkeeping('shop-pr-71')).lease).toBeUndefined();
     expect(ours()).toHaveLength(1);
     expect(ours()[0]!.body).toContain('was deleted');
 
@@ -90,7 +91,7 @@ describe('dist/index.js: runs of one PR at once, and after it closed', () => {
     expect(reopened.code).toBe(0);
     expect(reopened.outputs.id).toMatch(/^shop-pr-71-[a-z0-9]{5}$/);
     expect(reopened.outputs.id).not.toBe(a.outputs.id);
-    expect(bookkeeping(sim, 'shop-pr-71').tombstone).toBeUndefined();
+    expect((await c.bookkeeping('shop-pr-71')).tombstone).toBeUndefined();
     expect(ours()).toHaveLength(1);
     expect(ours()[0]!.body).toContain('The preview environment is ready');
 
