@@ -148,21 +148,14 @@ function timedPhases(inner: Phase = (name, fn) => core.group(name, fn)): {
 }
 
 /**
- * `up` with its report on the PR. The "deploying" comment is posted from `onDeploying`, once the environment's
- * lock is held and the concurrency checks passed (src/commands/guard.ts): a run that waited behind another
- * finds the first run's comment and updates it, and a run that stops posts nothing.
+ * `up` with its report on the PR. `up` posts the "deploying" comment itself, once the environment's lock is
+ * held and the concurrency checks passed (src/commands/guard.ts): a run that waited behind another finds the
+ * first run's comment and updates it, and a run that stops posts nothing. The outcome is reported here.
  */
 export async function runUp(inputs: Inputs, ctx: RunContext, reporter: PrReporter): Promise<UpResult> {
   const { phases, phase } = timedPhases(ctx.phase);
   try {
-    const result = await up(inputs, {
-      ...ctx,
-      phase,
-      onDeploying: async () => {
-        await reporter.deploying();
-        await ctx.onDeploying?.();
-      },
-    });
+    const result = await up(inputs, { ...ctx, phase, report: reporter });
     switch (result.outcome) {
       case 'stopped':
         if (result.id) core.setOutput('id', result.id);

@@ -9,14 +9,14 @@
  * it, so a compose step that failed while the tunnel counted a dropped connection is run once more (build and
  * up are idempotent). A docker host pod that was replaced, or whose containers restarted, during the deploy
  * took dockerd (and perhaps the uploaded files) with it: the pod is found again once it is ready, and the
- * deploy runs once more from the Docker connection on.
+ * deploy runs once more from the Docker connection on (bridge/docker-host.ts).
  */
 import { deployFingerprint, STAMP } from '../compose/fingerprint.js';
 import { composeEnv } from '../compose/model.js';
 import type { PreparedCompose } from '../compose/prepare.js';
-import { type ComposeStepRunner, composeUp } from '../compose/run.js';
-import { planUpload, tarStream, type UploadPlan } from '../compose/upload.js';
-import { type DockerHostPod, dockerHostPod, PodNotFoundError } from '../environment/pods.js';
+import { type ComposeRunOptions, type ComposeStepRunner, composeUp } from '../compose/run.js';
+import { type Manifest, planUpload, tarStream, type UploadPlan } from '../compose/upload.js';
+import { type DockerHostPod, dockerHostPod } from '../environment/pods.js';
 import {
   DEFAULT_STORAGE_SIZE,
   diskFullError,
@@ -24,19 +24,21 @@ import {
   type StorageSize,
   watchDiskFull,
 } from '../environment/storage.js';
-import { waitForRollout } from '../environment/wait.js';
 import { ActionError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { getObject } from '../kube/objects.js';
-import { rec } from '../kube/shapes.js';
 import { openTunnel, type Tunnel } from '../kube/stream/port-forward.js';
-import type { KubeObject } from '../kube/types.js';
 import type { Log } from '../util/log.js';
-import { sleep } from '../util/sleep.js';
 import { copyTarToPod } from './copy.js';
 import { waitForDocker } from './docker-api.js';
+import { type PodWatch, readyDockerHost, watchPod } from './docker-host.js';
 import { pruneDocker } from './prune.js';
-import { composeRecreate, leftAsTheyWere, servicesBinding, trySnapshot } from './refresh.js';
+import {
+  type ContainerSnapshot,
+  composeRecreate,
+  leftAsTheyWere,
+  servicesBinding,
+  trySnapshot,
+} from './refresh.js';
 import { containersDiffer } from './running.js';
 import { MANIFEST, PENDING, readDeployState, recordDeploy } from './state.js';
 
@@ -64,7 +66,7 @@ export interface DeployComposeResult {
   upToDate: boolean;
 }
 
-/** tunnel → upload → compose build and up, on the environment's docker host. */
+/** tunnel → upload → compose build and up, on the environment's docker host; once more on a new pod. */
 export async function deployCompose(
   client: KubeClient,
   deployArgs: DeployComposeArgs,
@@ -74,21 +76,18 @@ export async function deployCompose(
   const { log, namespace } = args;
   let pod = await dockerHostPod(client, { namespace, deploymentName: args.deploymentName });
   for (let round = 1; ; round++) {
-    const seen = await podIdentity(client, namespace, pod.name);
+    const watch = await watchPod(client, namespace, pod.name);
     const tunnel = await openTunnel(client, { namespace, pod: pod.name, log });
     let failure: unknown;
     try {
-      return await deployTo(client, args, pod, tunnel, () => podChange(client, namespace, pod.name, seen));
+      return await deployRound({ ...args, client, pod, tunnel, watch });
     } catch (err) {
       failure = err;
     } finally {
       await tunnel.close();
     }
-    const change = round === 1 ? await podChange(client, namespace, pod.name, seen) : undefined;
-    if (!change) {
-      const said = [...disk.lines(), ...(await podEvictedForSize(client, namespace, pod.name))];
-      throw diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, said) ?? failure;
-    }
+    const change = round === 1 ? await watch.changed() : undefined;
+    if (!change) throw await diskFullOr(failure, client, args, pod.name, disk.lines());
     log.warning(
       `${change} during the deploy (${errorMessage(failure).split('\n')[0]}); waiting for the docker host again, then deploying once more.`,
     );
@@ -96,93 +95,76 @@ export async function deployCompose(
   }
 }
 
-async function deployTo(
-  client: KubeClient,
-  args: DeployComposeArgs,
-  pod: DockerHostPod,
-  tunnel: Tunnel,
-  podChanged: () => Promise<string | undefined>,
-): Promise<DeployComposeResult> {
-  const { log, phase, namespace } = args;
-  await phase('Connect to Docker', async () => {
-    const v = await waitForDocker(tunnel, { timeoutMs: args.readyTimeoutMs, log });
-    log.info(`Docker ${v.version ?? ''} in pod ${pod.name}, through ${tunnel.url}`);
-  });
-  const env = composeEnv(process.env, tunnel.url);
-  const { prepared: rewritten } = args;
+/** What each step of a round works with: the docker host pod, and the tunnel to its dockerd. */
+interface OnHost extends DeployComposeArgs {
+  client: KubeClient;
+  pod: DockerHostPod;
+  tunnel: Tunnel;
+  watch: PodWatch;
+}
 
-  let changed: string[] = [];
-  const { plan, upToDate } = await phase('Upload the files', async () => {
-    const previous = await readDeployState(client, namespace, pod, rewritten.remoteDir, log);
-    const plan = await planUpload({
-      workingDirectory: rewritten.project.workingDirectory,
-      roots: rewritten.uploads,
-      previous: previous.manifest,
-      allowOutside: args.allowOutside,
-    });
-    if (plan.totalBytes > LARGE_UPLOAD_BYTES) {
-      log.warning(
-        `The compose project binds ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB of files into its services; the largest: ${plan.largest.map((l) => `${l.dir} (${(l.bytes / 2 ** 20).toFixed(1)} MiB)`).join(', ')}.`,
-      );
-    }
-    if (await unchangedSinceLastDeploy(previous.stamp, plan, rewritten, tunnel.url, log)) {
+/** One round on one docker host pod, its steps in data-path order. */
+async function deployRound(host: OnHost): Promise<DeployComposeResult> {
+  await connectDocker(host);
+  const upload = await uploadFiles(host);
+  if (upload.upToDate) return summary(upload);
+  const compose = composeThroughTunnel(host);
+  const bound = await boundServices(host, upload.changed);
+  await host.phase('Build and start the services', () => composeUp(compose));
+  await recreateStale(host, compose, bound);
+  await recordDeploy(host.client, host.namespace, host.pod, host.prepared, upload.plan, host.log);
+  await pruneDocker(host.tunnel.url, host.storage ?? DEFAULT_STORAGE_SIZE, host.log);
+  return summary(upload);
+}
+
+function connectDocker(host: OnHost): Promise<void> {
+  const { tunnel, log } = host;
+  return host.phase('Connect to Docker', async () => {
+    const v = await waitForDocker(tunnel, { timeoutMs: host.readyTimeoutMs, log });
+    log.info(`Docker ${v.version ?? ''} in pod ${host.pod.name}, through ${tunnel.url}`);
+  });
+}
+
+/** What the upload leaves for the steps after it. */
+interface Upload {
+  plan: UploadPlan;
+  /** Nothing changed since the last deploy: nothing was sent, and there is nothing more to do. */
+  upToDate: boolean;
+  /** The files changed since the last successful deploy, those of a deploy that failed after its upload too. */
+  changed: string[];
+}
+
+/** The project's files, as far as they changed since the last upload, to the pod. */
+function uploadFiles(host: OnHost): Promise<Upload> {
+  const { client, namespace, pod, prepared, tunnel, log } = host;
+  return host.phase('Upload the files', async () => {
+    const previous = await readDeployState(client, namespace, pod, prepared.remoteDir, log);
+    const plan = await planFiles(host, previous.manifest);
+    if (await unchangedSinceLastDeploy(previous.stamp, plan, prepared, tunnel.url, log)) {
       log.info(
         `Nothing changed since the last deploy of this environment (${plan.skippedFiles} files, the compose model and the build contexts are as they were) and its services run.`,
       );
-      return { plan, upToDate: true };
+      return { plan, upToDate: true, changed: [] };
     }
-    changed = [...new Set([...(previous.pending ?? []), ...plan.sync.changed])].sort();
-    // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream. The
-    // archive empties the stamp of the last deploy: from here on the services may no longer match it.
-    await copyTarToPod(client, {
-      namespace,
-      pod: pod.name,
-      container: pod.container,
-      dir: rewritten.remoteDir,
-      tar: () => tarStream(plan, MANIFEST, [STAMP], { [PENDING]: JSON.stringify(changed) }),
-      log,
-    });
-    const files = plan.send.filter((e) => e.type === 'file').length;
-    const removed = plan.sync.removed.length;
-    log.info(
-      `Uploaded ${files} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped${removed ? `; ${removed} files no longer in the project removed` : ''}.`,
-    );
-    return { plan, upToDate: false };
+    const changed = [...new Set([...(previous.pending ?? []), ...plan.sync.changed])].sort();
+    await sendFiles(host, plan, changed);
+    return { plan, upToDate: false, changed };
   });
+}
 
-  const result = {
-    uploadedBytes: upToDate ? 0 : plan.sendBytes,
-    uploadedFiles: upToDate ? 0 : plan.send.filter((e) => e.type === 'file').length,
-    skippedFiles: plan.skippedFiles,
-    upToDate,
-  };
-  if (upToDate) return result;
-  const compose = {
-    project: rewritten.project,
-    model: rewritten.model,
-    env,
-    log,
-    step: againAfterDrop(tunnel, log, podChanged),
-  };
-  const bound = servicesBinding(rewritten.model, rewritten.remoteDir, changed);
-  const before = bound.length ? await trySnapshot(tunnel.url, rewritten.project.projectName, log) : undefined;
-  await phase('Build and start the services', () => composeUp(compose));
-  if (bound.length) {
-    // Those that `up` created or started read their files just now.
-    const after = await trySnapshot(tunnel.url, rewritten.project.projectName, log);
-    const stale = after ? leftAsTheyWere(bound, before, after) : bound;
-    if (stale.length) {
-      await phase('Recreate the services whose files changed', async () => {
-        log.info(
-          `Bind-mounted files of ${stale.join(', ')} changed: recreating ${stale.length > 1 ? 'them' : 'it'}.`,
-        );
-        await composeRecreate(compose, stale);
-      });
-    }
+async function planFiles(host: OnHost, previous: Manifest | undefined): Promise<UploadPlan> {
+  const plan = await planUpload({
+    workingDirectory: host.prepared.project.workingDirectory,
+    roots: host.prepared.uploads,
+    previous,
+    allowOutside: host.allowOutside,
+  });
+  if (plan.totalBytes > LARGE_UPLOAD_BYTES) {
+    host.log.warning(
+      `The compose project binds ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB of files into its services; the largest: ${plan.largest.map((l) => `${l.dir} (${(l.bytes / 2 ** 20).toFixed(1)} MiB)`).join(', ')}.`,
+    );
   }
-  await recordDeploy(client, namespace, pod, rewritten, plan, log);
-  await pruneDocker(tunnel.url, args.storage ?? DEFAULT_STORAGE_SIZE, log);
-  return result;
+  return plan;
 }
 
 /**
@@ -203,6 +185,95 @@ async function unchangedSinceLastDeploy(
   );
   if (differs) log.info(`Nothing changed since the last deploy, but ${differs}: deploying again.`);
   return differs === undefined;
+}
+
+async function sendFiles(host: OnHost, plan: UploadPlan, changed: string[]): Promise<void> {
+  const { pod, log } = host;
+  // A v4-only cluster gets the archive twice (measured, then sent): tar() must give a fresh stream. The
+  // archive empties the stamp of the last deploy: from here on the services may no longer match it.
+  await copyTarToPod(host.client, {
+    namespace: host.namespace,
+    pod: pod.name,
+    container: pod.container,
+    dir: host.prepared.remoteDir,
+    tar: () => tarStream(plan, MANIFEST, [STAMP], { [PENDING]: JSON.stringify(changed) }),
+    log,
+  });
+  const removed = plan.sync.removed.length;
+  log.info(
+    `Uploaded ${filesIn(plan)} files (${plan.sendBytes} bytes); ${plan.skippedFiles} unchanged files skipped${removed ? `; ${removed} files no longer in the project removed` : ''}.`,
+  );
+}
+
+function filesIn(plan: UploadPlan): number {
+  return plan.send.filter((e) => e.type === 'file').length;
+}
+
+function summary({ plan, upToDate }: Upload): DeployComposeResult {
+  return {
+    uploadedBytes: upToDate ? 0 : plan.sendBytes,
+    uploadedFiles: upToDate ? 0 : filesIn(plan),
+    skippedFiles: plan.skippedFiles,
+    upToDate,
+  };
+}
+
+/** The compose commands reach dockerd through the tunnel; one that failed on a dropped connection runs again. */
+function composeThroughTunnel(host: OnHost): ComposeRunOptions {
+  const { prepared, tunnel, log } = host;
+  return {
+    project: prepared.project,
+    model: prepared.model,
+    env: composeEnv(process.env, tunnel.url),
+    log,
+    step: againAfterDrop(tunnel, log, () => host.watch.changed()),
+  };
+}
+
+/** The services that bind a changed file, and their containers before `up`. */
+interface Bound {
+  services: string[];
+  before?: ContainerSnapshot;
+}
+
+async function boundServices(host: OnHost, changed: string[]): Promise<Bound> {
+  const { prepared } = host;
+  const services = servicesBinding(prepared.model, prepared.remoteDir, changed);
+  const before = services.length
+    ? await trySnapshot(host.tunnel.url, prepared.project.projectName, host.log)
+    : undefined;
+  return { services, before };
+}
+
+/**
+ * Of the services that bind a changed file, those `up` left as they were still read the old files: they are
+ * recreated. Those that `up` created or started read their files just now.
+ */
+async function recreateStale(host: OnHost, compose: ComposeRunOptions, bound: Bound): Promise<void> {
+  const { services } = bound;
+  const { log } = host;
+  if (!services.length) return;
+  const after = await trySnapshot(host.tunnel.url, host.prepared.project.projectName, log);
+  const stale = after ? leftAsTheyWere(services, bound.before, after) : services;
+  if (!stale.length) return;
+  await host.phase('Recreate the services whose files changed', async () => {
+    log.info(
+      `Bind-mounted files of ${stale.join(', ')} changed: recreating ${stale.length > 1 ? 'them' : 'it'}.`,
+    );
+    await composeRecreate(compose, stale);
+  });
+}
+
+/** A failure with a full disk behind it says so (the lines Docker logged, the pod's eviction); others as they are. */
+async function diskFullOr(
+  failure: unknown,
+  client: KubeClient,
+  args: DeployComposeArgs,
+  podName: string,
+  logged: string[],
+): Promise<unknown> {
+  const said = [...logged, ...(await podEvictedForSize(client, args.namespace, podName))];
+  return diskFullError(failure, args.storage ?? DEFAULT_STORAGE_SIZE, said) ?? failure;
 }
 
 /**
@@ -229,76 +300,4 @@ export function againAfterDrop(
       await fn();
     }
   };
-}
-
-/** What tells a replaced or restarted pod: its uid, and its containers' restarts. */
-interface PodIdentity {
-  uid?: string;
-  restarts: number;
-}
-
-function restartsOf(p: KubeObject): number {
-  const statuses = rec(p.status)?.containerStatuses;
-  if (!Array.isArray(statuses)) return 0;
-  return statuses.reduce((n: number, c: unknown) => {
-    const count = rec(c)?.restartCount;
-    return n + (typeof count === 'number' ? count : 0);
-  }, 0);
-}
-
-async function podIdentity(
-  client: KubeClient,
-  namespace: string,
-  name: string,
-): Promise<PodIdentity | undefined> {
-  try {
-    const p = await getObject(client, { apiVersion: 'v1', kind: 'Pod' }, namespace, name);
-    return p && { uid: p.metadata.uid, restarts: restartsOf(p) };
-  } catch {
-    // Without a reading to compare with, a later change cannot be told: the deploy just goes without it.
-    return undefined;
-  }
-}
-
-/** Why the pod is not the one the deploy started on any more, or undefined when it still is (or cannot tell). */
-async function podChange(
-  client: KubeClient,
-  namespace: string,
-  name: string,
-  seen: PodIdentity | undefined,
-): Promise<string | undefined> {
-  if (!seen) return undefined;
-  let p: KubeObject | undefined;
-  try {
-    p = await getObject(client, { apiVersion: 'v1', kind: 'Pod' }, namespace, name);
-  } catch {
-    return undefined;
-  }
-  if (!p) return `The docker host pod ${name} was deleted`;
-  if (p.metadata.uid !== seen.uid) return `The docker host pod ${name} was replaced`;
-  if (p.metadata.deletionTimestamp) return `The docker host pod ${name} is being deleted`;
-  const restarts = restartsOf(p);
-  if (restarts > seen.restarts)
-    return `A container of the docker host pod ${name} restarted (${restarts - seen.restarts} time(s))`;
-  return undefined;
-}
-
-/** The Deployment rolled out and its pod Ready again, within the ready timeout. */
-async function readyDockerHost(client: KubeClient, args: DeployComposeArgs): Promise<DockerHostPod> {
-  const deadline = Date.now() + args.readyTimeoutMs;
-  for (;;) {
-    await waitForRollout(client, {
-      namespace: args.namespace,
-      name: args.deploymentName,
-      timeoutMs: Math.max(1000, deadline - Date.now()),
-      log: args.log,
-    });
-    try {
-      return await dockerHostPod(client, { namespace: args.namespace, deploymentName: args.deploymentName });
-    } catch (err) {
-      // The rollout status can lag behind a pod that just went away.
-      if (!(err instanceof PodNotFoundError) || Date.now() >= deadline) throw err;
-      await sleep(1000);
-    }
-  }
 }

@@ -15,12 +15,8 @@ export interface RunContext {
   /** Runs a phase; the action wraps each in a log group. Tests pass a plain call. */
   phase?: Phase;
   now?: () => Date;
-  /**
-   * Called once, when the lock is held and the checks of src/commands/guard.ts let the deploy go on, before
-   * the first write. main.ts posts the "deploying" comment here: a run that waits for another, or stops,
-   * posts nothing, so two runs at once cannot create two comments.
-   */
-  onDeploying?: () => Promise<void>;
+  /** Where `up` reports on the PR (main.ts: its PrReporter); absent, nothing is posted. */
+  report?: UpReport;
   /** The PR as GitHub sees it now (absent without a token). May reject: the guard then goes on without it. */
   pullRequest?: () => Promise<PrState>;
   /** The lock's holderIdentity; default: run id/attempt/pid/nonce. */
@@ -29,6 +25,16 @@ export interface RunContext {
   lockTiming?: Partial<LockTiming>;
   /** Called once the environment's instance id is known, before the first write: main.ts sets the `id` output. */
   onId?: (id: string) => void;
+}
+
+/** What `up` itself posts on the PR; main.ts reports the outcome once `up` returned. */
+export interface UpReport {
+  /**
+   * The "deploying" comment (and deployment): posted once, when the lock is held and the checks of
+   * src/commands/guard.ts let the deploy go on, before the first write. A run that waits for another, or stops,
+   * posts nothing, so two runs at once cannot create two comments. Its GitHub failures cost a warning.
+   */
+  deploying(): Promise<void>;
 }
 
 export type Phase = <T>(name: string, fn: () => Promise<T>) => Promise<T>;

@@ -51,8 +51,8 @@ export interface UpResult {
 }
 
 /**
- * inputs → identity → lock → checks → compose read → render → apply → wait → Docker bridge → URLs → checks →
- * report, and unlock. The compose read starts before the connection, and is awaited in its own phase. The checks
+ * inputs → identity → lock → checks → "deploying" report → compose read → render → apply → wait → Docker bridge →
+ * URLs → checks → report, and unlock. The compose read starts before the connection, and is awaited in its own phase. The checks
  * before and after are the concurrency rule of src/commands/guard.ts.
  */
 export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
@@ -87,7 +87,7 @@ export async function up(inputs: Inputs, ctx: RunContext): Promise<UpResult> {
       const env = { envId, namespace, id: found?.id ?? '', created: false, dockerHost };
       return upResult(env, 'stopped', { notice: verdict.notice });
     }
-    await ctx.onDeploying?.();
+    await ctx.report?.deploying();
     const id = found?.id ?? newInstanceId(envId);
     ctx.onId?.(id);
     const kept = keptForInspection(envId, id, namespace);

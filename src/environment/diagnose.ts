@@ -326,6 +326,20 @@ async function attempt<T>(
   }
 }
 
+/** The Events of one object: listed by its name, and kept by its kind (a Pod may share a ReplicaSet's name). */
+export async function eventsOf(
+  client: KubeClient,
+  namespace: string,
+  subject: { kind: string; name: string },
+  signal?: AbortSignal,
+): Promise<KubeObject[]> {
+  const events = await listObjects(client, EVENT, namespace, {
+    fieldSelector: `involvedObject.name=${subject.name}`,
+    signal,
+  });
+  return events.filter((e) => rec(e.involvedObject)?.kind === subject.kind);
+}
+
 /** Read the Deployment, its ReplicaSets and Pods, and their Events. Never throws. */
 export async function collectDiagnostics(client: KubeClient, args: DiagnoseArgs): Promise<DiagnosticsInput> {
   const notes: string[] = [];
@@ -358,11 +372,8 @@ export async function collectDiagnostics(client: KubeClient, args: DiagnoseArgs)
   const lists = await Promise.all(
     subjects.map((s) =>
       attempt(eventNotes, 'list Events', client.server, () =>
-        listObjects(client, EVENT, namespace, {
-          fieldSelector: `involvedObject.name=${s.name}`,
-          signal: args.signal,
-        }),
-      ).then((events) => (events ?? []).filter((e) => rec(e.involvedObject)?.kind === s.kind)),
+        eventsOf(client, namespace, s, args.signal),
+      ).then((events) => events ?? []),
     ),
   );
   // One note is enough when events are not readable at all (403 for every subject).

@@ -17,10 +17,10 @@ import type { KubeClient } from '../kube/client.js';
 import { httpStatusOf, toKubeError } from '../kube/errors.js';
 import { listObjects } from '../kube/objects.js';
 import {
+  byEventTime,
   type ContainerStatus,
   condition,
   containerStatuses,
-  eventTime,
   num,
   rec,
   selectorOf,
@@ -28,7 +28,7 @@ import {
 } from '../kube/shapes.js';
 import type { KubeObject, TypeRef } from '../kube/types.js';
 import type { Log } from '../util/log.js';
-import { currentReplicaSet } from './diagnose.js';
+import { currentReplicaSet, eventsOf } from './diagnose.js';
 
 export type ProblemKind = 'image' | 'config' | 'crash' | 'unschedulable' | 'pod-security';
 
@@ -48,7 +48,6 @@ export interface PodProblem {
   terminationMessage?: string;
 }
 
-const EVENT: TypeRef = { apiVersion: 'v1', kind: 'Event' };
 const POD: TypeRef = { apiVersion: 'v1', kind: 'Pod' };
 const REPLICA_SET: TypeRef = { apiVersion: 'apps/v1', kind: 'ReplicaSet' };
 const TEMPLATE_HASH = 'pod-template-hash';
@@ -218,16 +217,13 @@ export async function autoscalerVerdict(
 ): Promise<{ reason: string; message?: string } | undefined> {
   let events: KubeObject[];
   try {
-    events = await listObjects(client, EVENT, args.namespace, {
-      fieldSelector: `involvedObject.name=${args.pod}`,
-      signal: args.signal,
-    });
+    events = await eventsOf(client, args.namespace, { kind: 'Pod', name: args.pod }, args.signal);
   } catch {
     return undefined;
   }
   const latest = events
-    .filter((e) => rec(e.involvedObject)?.kind === 'Pod' && AUTOSCALER_REASONS.has(str(e.reason) ?? ''))
-    .sort((a, b) => (eventTime(a) ?? '').localeCompare(eventTime(b) ?? ''))
+    .filter((e) => AUTOSCALER_REASONS.has(str(e.reason) ?? ''))
+    .sort(byEventTime)
     .at(-1);
   return latest ? { reason: str(latest.reason) ?? '', message: str(latest.message) } : undefined;
 }

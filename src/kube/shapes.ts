@@ -136,6 +136,11 @@ export function eventTime(e: KubeObject): string | undefined {
   );
 }
 
+/** Oldest first, by eventTime(). */
+export function byEventTime(a: KubeObject, b: KubeObject): number {
+  return (eventTime(a) ?? '').localeCompare(eventTime(b) ?? '');
+}
+
 export function eventCount(e: KubeObject): number {
   return num(e.count) ?? num(rec(e.series)?.count) ?? 1;
 }

@@ -6,6 +6,7 @@ import { leaseName } from '../../src/environment/lock.js';
 import { gitHubApi } from '../../src/github/api.js';
 import type { EventInfo } from '../../src/github/event.js';
 import { pullRequestReader } from '../../src/github/pulls.js';
+import type { PrReporter } from '../../src/github/report.js';
 import type { Command, Inputs } from '../../src/inputs.js';
 import { reporterFor, runDown, runUp } from '../../src/main.js';
 import type { GitHubSim } from '../sim/github/index.js';
@@ -82,6 +83,7 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
     head: string;
     /** With a GitHub token (comment, deployments, the PR check); default true. */
     github?: boolean;
+    /** What happens meanwhile, right after the up posted "deploying". */
     onDeploying?: () => Promise<void>;
     log?: CapturedLog;
     command?: Command;
@@ -107,12 +109,22 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
       phase: <T>(_name: string, fn: () => Promise<T>) => fn(),
       lockTiming: FAST,
       pullRequest: pullRequestReader(api, `${OWNER}/${REPO}`, n),
-      onDeploying: o.onDeploying,
     };
-    return { inputs, ctx, reporter: reporterFor(inputs, event, envId, n, api), log };
+    return { inputs, ctx, reporter: withHook(reporterFor(inputs, event, envId, n, api), o.onDeploying), log };
   }
 
-  /** An up as main.ts runs it: the reporter posts "deploying" from onDeploying, then the outcome. */
+  /** The reporter, whose "deploying" is followed by `hook`: the moment the up has the lock and goes on. */
+  function withHook(reporter: PrReporter, hook: (() => Promise<void>) | undefined): PrReporter {
+    if (!hook) return reporter;
+    const post = reporter.deploying.bind(reporter);
+    reporter.deploying = async () => {
+      await post();
+      await hook();
+    };
+    return reporter;
+  }
+
+  /** An up as main.ts runs it: up posts "deploying" through the reporter, then runUp the outcome. */
   async function upRun(n: number, o: RunOptions): Promise<{ result: UpResult; log: CapturedLog }> {
     const w = wiring(n, o);
     return { result: await runUp(w.inputs, w.ctx, w.reporter), log: w.log };
