@@ -4,7 +4,7 @@
  * conditions in the kubelet's order, IPs, container states, restart counts, and core/v1 events with counts.
  *
  * Failure modes:
- * - image in `missingImages`, or from a registry under a reserved name (never resolves, fixtures 074-075):
+ * - image in `missingImages`, or from a registry named under `invalid` (never resolves, fixtures 074-075):
  *   ErrImageNeverPull for pull policy Never; otherwise ErrImagePull, then ImagePullBackOff until the next pull
  *   attempt (back-off 10s doubling to 300s).
  * - image in `crashingImages`, or a rejected `backend.start`: the container runs briefly and exits 1; the first
@@ -132,8 +132,8 @@ function normalizedRef(image: string): string {
 }
 
 /**
- * The containerd error for a reference that cannot be pulled: a registry under a reserved name (`.invalid`,
- * RFC 6761: no resolver answers it) fails its lookup, as fixtures 074-075 recorded on a real node; any other missing
+ * The containerd error for a reference that cannot be pulled: a registry named under `invalid` (RFC 6761: no
+ * resolver answers it) fails its lookup, as fixtures 074-075 recorded on a real node; any other missing
  * image is "not found" at its registry.
  */
 function pullError(image: string): string {
@@ -149,10 +149,13 @@ function pullError(image: string): string {
   return `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": failed to do request: Head "https://${host}/v2/${repo}/manifests/${tag}": dial tcp: lookup ${hostName} on 10.255.255.53:53: no such host`;
 }
 
-/** A registry no resolver answers (names reserved by RFC 2606/6761): the pull fails on any node, untold. */
+/**
+ * A registry named under `invalid` (RFC 6761 reserves it: no resolver answers) fails its pull on any node, untold.
+ * Other reserved names (`registry.example`) stay pullable: tests name images there that the simulator is told about.
+ */
 function unpullable(image: string): boolean {
   const host = (normalizedRef(image).split('/')[0] ?? '').split(':')[0] ?? '';
-  return /(^|\.)invalid(\.|$)|\.(example|test)$/.test(host);
+  return host.split('.').includes('invalid');
 }
 
 function imageIdFor(image: string): string {
