@@ -48,6 +48,18 @@ function dockerHostPodName(sim: KubeSim, envId: string): string {
   return pod.metadata.name;
 }
 
+/** The inputs of a deploy of WEB_PROJECT with the bundled template. */
+const webInputs = (sim: KubeSim, readyTimeoutMs: number) =>
+  inputsFor(sim, {
+    template: bundledTemplate(),
+    workingDirectory: writeProject(WEB_PROJECT),
+    readyTimeoutMs,
+  });
+
+/** What a failed deploy says of the environment it leaves behind. */
+const keptForInspection = (envId: string) =>
+  new RegExp(`environment ${envId} .* stays in namespace ${NAMESPACE} for inspection`);
+
 describeWithDocker('a docker host that breaks the contract', () => {
   let bad: Awaited<ReturnType<typeof dockerSim>>;
   let old: Awaited<ReturnType<typeof dockerSim>>;
@@ -64,11 +76,7 @@ describeWithDocker('a docker host that breaks the contract', () => {
   });
 
   it('without tar in its first container: the upload fails naming the pod and the contract', async () => {
-    const inputs = inputsFor(bad.sim, {
-      template: bundledTemplate(),
-      workingDirectory: writeProject(WEB_PROJECT),
-      readyTimeoutMs: 60_000,
-    });
+    const inputs = webInputs(bad.sim, 60_000);
     const ctx = { ...ctxFor(41), envId: NO_TAR };
     const err = await expectRejects(up(inputs, ctx));
     const pod = dockerHostPodName(bad.sim, NO_TAR);
@@ -78,18 +86,12 @@ describeWithDocker('a docker host that breaks the contract', () => {
     );
     expect(text).toMatch(/tar: not found/);
     expect(text).toMatch(/template contract requires `tar`.* first container of the docker-host Deployment/);
-    expect(text).toMatch(
-      new RegExp(`environment ${NO_TAR} .* stays in namespace ${NAMESPACE} for inspection`),
-    );
+    expect(text).toMatch(keptForInspection(NO_TAR));
     await down(inputs, ctx);
   });
 
   it('with nothing on port 2375: a bounded failure that says so, naming the pod', async () => {
-    const inputs = inputsFor(bad.sim, {
-      template: bundledTemplate(),
-      workingDirectory: writeProject(WEB_PROJECT),
-      readyTimeoutMs: 6_000,
-    });
+    const inputs = webInputs(bad.sim, 6_000);
     const ctx = { ...ctxFor(42), envId: NO_DOCKER };
     const t0 = Date.now();
     const err = await expectRejects(up(inputs, ctx));
@@ -98,18 +100,12 @@ describeWithDocker('a docker host that breaks the contract', () => {
     const text = errorMessage(err);
     expect(text).toMatch(new RegExp(`[Nn]othing answers on port 2375 of pod ${pod}`));
     expect(text).toMatch(/dockerd/);
-    expect(text).toMatch(
-      new RegExp(`environment ${NO_DOCKER} .* stays in namespace ${NAMESPACE} for inspection`),
-    );
+    expect(text).toMatch(keptForInspection(NO_DOCKER));
     await down(inputs, ctx);
   });
 
   it('on a cluster that speaks only v4 exec: the upload is length-prefixed and the service answers', async () => {
-    const inputs = inputsFor(old.sim, {
-      template: bundledTemplate(),
-      workingDirectory: writeProject(WEB_PROJECT),
-      readyTimeoutMs: 60_000,
-    });
+    const inputs = webInputs(old.sim, 60_000);
     const log = captureLog();
     const ctx = { ...ctxFor(43, log), envId: 'shop-pr-43' };
     const result = await up(inputs, ctx);

@@ -20,6 +20,7 @@ import {
   expectRejects,
   inputsFor,
   NAMESPACE,
+  pullRequestEvent,
   startJobGitHub,
   startSim,
 } from './harness.js';
@@ -59,23 +60,7 @@ describe('concurrency: the environment lock, tombstones and the PR check', () =>
     gh.addPullRequest({ owner: OWNER, repo: REPO, number: n, headSha: head, state });
 
   function prEvent(n: number, action: string, head: string): EventInfo {
-    return {
-      name: 'pull_request',
-      action,
-      repository: `${OWNER}/${REPO}`,
-      runUrl: `https://github.com/${OWNER}/${REPO}/actions/runs/${runNumber++}`,
-      pr: {
-        number: n,
-        headSha: head,
-        headRef: `feature-${n}`,
-        baseRef: 'main',
-        repository: `${OWNER}/${REPO}`,
-        title: `PR ${n}`,
-        state: action === 'closed' ? 'closed' : 'open',
-        fromFork: false,
-        labels: [],
-      },
-    };
+    return pullRequestEvent(n, action, head, runNumber++);
   }
 
   interface RunOptions {

@@ -11,10 +11,8 @@ import {
   captureLog,
   ctxFor,
   describeWithDocker,
-  engineOfEnv,
   expectRejects,
-  inputsFor,
-  useDockerSim,
+  useDockerSuite,
   writeProject,
 } from './harness.js';
 
@@ -39,17 +37,17 @@ const PROJECT = {
 };
 
 describeWithDocker('the environment disk', () => {
-  const d = useDockerSim();
+  const d = useDockerSuite();
 
-  const engineOf = (envId: string) => {
-    const engine = engineOfEnv(d.sim, d.backend, envId);
+  const dockerApiOf = (envId: string) => {
+    const engine = d.engineOf(envId);
     if (!engine) throw new Error(`no docker host engine for ${envId}`);
     return tcp(engine);
   };
   /** What `docker system df` counts as build cache, read from the engine itself. */
   const buildCacheBytes = async (envId: string) => {
     const df = await dockerJson<{ BuildCache?: Array<{ Size: number }> | null }>(
-      engineOf(envId),
+      dockerApiOf(envId),
       'GET',
       '/system/df',
     );
@@ -57,7 +55,7 @@ describeWithDocker('the environment disk', () => {
   };
   const danglingImages = async (envId: string) => {
     const filters = encodeURIComponent(JSON.stringify({ dangling: ['true'] }));
-    return dockerJson<unknown[]>(engineOf(envId), 'GET', `/images/json?filters=${filters}`);
+    return dockerJson<unknown[]>(dockerApiOf(envId), 'GET', `/images/json?filters=${filters}`);
   };
 
   it('prunes the build cache above half of storage-size after a deploy, keeping the newest, and the previous image', async () => {
@@ -65,7 +63,7 @@ describeWithDocker('the environment disk', () => {
     const ctx = (log = captureLog()) => ({ ...ctxFor(41, log), envId });
     const wd = writeProject(PROJECT);
     // An 8Mi disk keeps 4 MiB of cache: one build's 3 MiB, not two.
-    const inputs = inputsFor(d.sim, {
+    const inputs = d.inputs({
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,
@@ -106,7 +104,7 @@ describeWithDocker('the environment disk', () => {
         'FROM busybox:local\nRUN --mount=type=tmpfs,target=/t,size=1m dd if=/dev/zero of=/t/fill bs=1024 count=2048\n',
       'compose.yaml': 'services:\n  app:\n    build: ./app\n',
     });
-    const inputs = inputsFor(d.sim, {
+    const inputs = d.inputs({
       template: bundledTemplate(),
       workingDirectory: wd,
       readyTimeoutMs: 60_000,

@@ -8,11 +8,9 @@ import { httpGet } from '../sim/kubelet/docker/support.js';
 import {
   ctxFor,
   describeWithDocker,
-  engineOfEnv,
   envObjects,
-  inputsFor,
   NAMESPACE,
-  useDockerSim,
+  useDockerSuite,
   WEB_PROJECT,
   writeProject,
 } from './harness.js';
@@ -37,7 +35,7 @@ function request(sock: PodSocket, path: string): Promise<string> {
  * Here a plain pod (its own network namespace on the simulated pod network) plays the neighbour.
  */
 describeWithDocker('the Docker API of the docker host', () => {
-  const d = useDockerSim({}, { networked: (pod) => pod.metadata.labels?.app === 'neighbour' });
+  const d = useDockerSuite({}, { networked: (pod) => pod.metadata.labels?.app === 'neighbour' });
   let neighbour: Engine;
   beforeAll(async () => {
     // A bare Pod, created as a user of the namespace would: the kubelet starts it on the pod network.
@@ -66,12 +64,8 @@ describeWithDocker('the Docker API of the docker host', () => {
     }
   });
 
-  const engineOf = (envId: string) => {
-    return engineOfEnv(d.sim, d.backend, envId);
-  };
-
   it('with the bundled template, another pod is refused on 2375 but reaches the published port, and the tunnel works', async () => {
-    const inputs = inputsFor(d.sim, {
+    const inputs = d.inputs({
       template: bundledTemplate(),
       workingDirectory: writeProject(WEB_PROJECT),
       readyTimeoutMs: 60_000,
@@ -82,7 +76,7 @@ describeWithDocker('the Docker API of the docker host', () => {
     // Built and started through the port-forward tunnel.
     const result = await up(inputs, ctx);
     expect(result.ports).toEqual([{ service: 'web', target: 80, published: 8080, protocol: 'tcp' }]);
-    const host = engineOf('shop-pr-61')!;
+    const host = d.engineOf('shop-pr-61')!;
 
     // The pod network routes between the pods: the published port answers the neighbour...
     expect(await request(neighbour.connectInPod(8080, host.ip), '/index.html')).toMatch(/200 OK[\s\S]*v1\n$/);
@@ -110,14 +104,14 @@ describeWithDocker('the Docker API of the docker host', () => {
     ]);
 
     await down(inputs, ctx);
-    expect(engineOf('shop-pr-61')).toBeUndefined();
+    expect(d.engineOf('shop-pr-61')).toBeUndefined();
   });
 
   it('a template written for Preevy (dockerd on 0.0.0.0) still works, and exposes the API to every pod', async () => {
-    const inputs = inputsFor(d.sim, { workingDirectory: writeProject(WEB_PROJECT), readyTimeoutMs: 60_000 });
+    const inputs = d.inputs({ workingDirectory: writeProject(WEB_PROJECT), readyTimeoutMs: 60_000 });
     const ctx = { ...ctxFor(62), envId: 'shop-pr-62' };
     await up(inputs, ctx);
-    const host = engineOf('shop-pr-62')!;
+    const host = d.engineOf('shop-pr-62')!;
     expect(host.tcpHost).toBe('0.0.0.0');
     expect(await httpGet(host.ip, 8080, '/index.html')).toBe('v1\n');
     expect(await request(neighbour.connectInPod(2375, host.ip), '/_ping')).toMatch(/200 OK[\s\S]*OK$/);

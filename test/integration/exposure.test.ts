@@ -4,16 +4,8 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { down } from '../../src/commands/down.js';
 import { up } from '../../src/commands/up.js';
-import { bundledTemplate } from '../../src/inputs.js';
-import {
-  ctxFor,
-  describeWithDocker,
-  engineOfEnv,
-  envObjects,
-  inputsFor,
-  NAMESPACE,
-  useDockerSim,
-} from './harness.js';
+import { bundledTemplate, type Inputs } from '../../src/inputs.js';
+import { ctxFor, describeWithDocker, envObjects, NAMESPACE, useDockerSuite } from './harness.js';
 
 const EXAMPLE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../examples/compose-app');
 
@@ -24,29 +16,29 @@ const EXAMPLE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '.
  * Service, the docker host's pod, the compose service.
  */
 describeWithDocker('exposure of the example project', () => {
-  const d = useDockerSim();
+  const d = useDockerSuite();
 
-  const workspace = () => {
-    const wd = mkdtempSync(path.join(tmpdir(), 'example-'));
-    cpSync(EXAMPLE, wd, { recursive: true });
-    return wd;
-  };
-  const engineOf = (envId: string) => {
-    return engineOfEnv(d.sim, d.backend, envId);
+  /** The example, copied to a fresh workspace, deployed with the bundled template as PR `pr`. */
+  const upExample = async (pr: number, over: Partial<Inputs>) => {
+    const workingDirectory = mkdtempSync(path.join(tmpdir(), 'example-'));
+    cpSync(EXAMPLE, workingDirectory, { recursive: true });
+    const inputs = d.inputs({
+      template: bundledTemplate(),
+      workingDirectory,
+      readyTimeoutMs: 120_000,
+      ...over,
+    });
+    const ctx = { ...ctxFor(pr), envId: `shop-pr-${pr}` };
+    return { inputs, ctx, result: await up(inputs, ctx) };
   };
 
   it('expose: ingress gives a host per published port, and each URL answers with the app', async () => {
-    const inputs = inputsFor(d.sim, {
-      template: bundledTemplate(),
-      workingDirectory: workspace(),
-      readyTimeoutMs: 120_000,
+    const { inputs, ctx, result } = await upExample(51, {
       expose: 'ingress',
       domain: 'preview.test',
       namedUrls: true,
       tlsSecret: 'preview-wildcard',
     });
-    const ctx = { ...ctxFor(51), envId: 'shop-pr-51' };
-    const result = await up(inputs, ctx);
     expect(result.urls.map((u) => u.url)).toEqual([
       'https://api-8080-shop-pr-51.preview.test',
       'https://web-80-shop-pr-51.preview.test',
@@ -67,14 +59,7 @@ describeWithDocker('exposure of the example project', () => {
   });
 
   it('expose: loadbalancer reports the address the cluster assigns, on the published ports', async () => {
-    const inputs = inputsFor(d.sim, {
-      template: bundledTemplate(),
-      workingDirectory: workspace(),
-      readyTimeoutMs: 120_000,
-      expose: 'loadbalancer',
-    });
-    const ctx = { ...ctxFor(52), envId: 'shop-pr-52' };
-    const result = await up(inputs, ctx);
+    const { inputs, ctx, result } = await upExample(52, { expose: 'loadbalancer' });
     const svc = d.sim.store
       .list('', 'services', { namespace: NAMESPACE, labelSelector: 'preevy.dev/env-id=shop-pr-52' })
       .find((s) => (s.spec as { type?: string }).type === 'LoadBalancer')!;
@@ -87,8 +72,8 @@ describeWithDocker('exposure of the example project', () => {
     expect((await d.network.fetch(`${result.urls[1]!.url}/greeting.txt`)).body).toBe(
       'Hello from the api service\n',
     );
-    expect(engineOf('shop-pr-52')).toBeDefined();
+    expect(d.engineOf('shop-pr-52')).toBeDefined();
     await down(inputs, ctx);
-    expect(engineOf('shop-pr-52')).toBeUndefined();
+    expect(d.engineOf('shop-pr-52')).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyObjects } from '../../src/environment/apply.js';
-import { waitForRollout } from '../../src/environment/wait.js';
+import { type WaitOptions, waitForRollout } from '../../src/environment/wait.js';
 import { ActionError, errorMessage, ReadinessError } from '../../src/errors.js';
 import { connect, type KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
@@ -68,23 +68,33 @@ describe('the wait fails fast, naming the reason', () => {
     await sim?.close();
   });
 
+  const apply = (client: KubeClient, objects: KubeObject[]) =>
+    applyObjects(client, objects, { serverSide: true, fieldManager: FM });
+
+  /** The wait under test on Deployment `name` (of NS unless `more` says), polling fast. */
+  const rollout = (
+    client: KubeClient,
+    name: string,
+    failureGraceMs: number,
+    more: Partial<WaitOptions> = {},
+  ) =>
+    waitForRollout(client, {
+      namespace: NS,
+      name,
+      timeoutMs: TEN_MINUTES,
+      pollMs: 50,
+      failureGraceMs,
+      ...more,
+    });
+
   async function failure(
     client: KubeClient,
     name: string,
     container: Container,
     namespace = NS,
   ): Promise<ReadinessError> {
-    await applyObjects(client, [dockerHost(name, namespace, container)], {
-      serverSide: true,
-      fieldManager: FM,
-    });
-    const err = await waitForRollout(client, {
-      namespace,
-      name,
-      timeoutMs: TEN_MINUTES,
-      pollMs: 50,
-      failureGraceMs: GRACE_MS,
-    }).catch((e: unknown) => e);
+    await apply(client, [dockerHost(name, namespace, container)]);
+    const err = await rollout(client, name, GRACE_MS, { namespace }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReadinessError);
     if (process.env.SHOW_MESSAGES) console.log(errorMessage(err));
     return err as ReadinessError;
@@ -100,6 +110,16 @@ describe('the wait fails fast, naming the reason', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+
+  /** A pod one of whose containers waits for one of `reasons`. */
+  const waitingFor =
+    (...reasons: string[]) =>
+    (pod: SimObject): boolean =>
+      (pod.status?.containerStatuses ?? []).some((c: { state?: { waiting?: { reason?: string } } }) =>
+        reasons.includes(c.state?.waiting?.reason ?? ''),
+      );
+  const available = (deployment: KubeObject) =>
+    (deployment.status as { availableReplicas?: number }).availableReplicas;
 
   it('an image absent with pull policy Never (ErrImageNeverPull)', async () => {
     sim.pods.missingImages.add('localhost/not-imported:1.0');
@@ -127,14 +147,8 @@ describe('the wait fails fast, naming the reason', () => {
     sim.pods.missingImages.add('registry.invalid.example/team/dind:2.0');
     const host = dockerHost('deadline', NS, { image: 'registry.invalid.example/team/dind:2.0' });
     (host.spec as Record<string, unknown>).progressDeadlineSeconds = 1;
-    await applyObjects(admin, [host], { serverSide: true, fieldManager: FM });
-    const err = await waitForRollout(admin, {
-      namespace: NS,
-      name: 'deadline',
-      timeoutMs: TEN_MINUTES,
-      pollMs: 50,
-      failureGraceMs: TEN_MINUTES,
-    }).catch((e: unknown) => e);
+    await apply(admin, [host]);
+    const err = await rollout(admin, 'deadline', TEN_MINUTES).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReadinessError);
     const text = errorMessage(err);
     expect(text).toMatch(
@@ -216,26 +230,12 @@ describe('the wait fails fast, naming the reason', () => {
     const host = dockerHost('config-late', NS, {
       env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'late', key: 'x' } } }],
     });
-    await applyObjects(admin, [host], { serverSide: true, fieldManager: FM });
-    await podOf('config-late', (p) =>
-      (p.status?.containerStatuses ?? []).some(
-        (c: { state?: { waiting?: { reason?: string } } }) =>
-          c.state?.waiting?.reason === 'CreateContainerConfigError',
-      ),
-    );
-    await applyObjects(
-      admin,
-      [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late', namespace: NS }, data: { x: '1' } }],
-      { serverSide: true, fieldManager: FM },
-    );
-    const ready = await waitForRollout(admin, {
-      namespace: NS,
-      name: 'config-late',
-      timeoutMs: TEN_MINUTES,
-      pollMs: 50,
-      failureGraceMs: 60_000,
-    });
-    expect((ready.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+    await apply(admin, [host]);
+    await podOf('config-late', waitingFor('CreateContainerConfigError'));
+    await apply(admin, [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late', namespace: NS }, data: { x: '1' } },
+    ]);
+    expect(available(await rollout(admin, 'config-late', 60_000))).toBe(1);
   });
 
   it('a missing ConfigMap key names the key', async () => {
@@ -278,31 +278,14 @@ describe('the wait fails fast, naming the reason', () => {
   it('an image pull that recovers within the grace does not fail the wait', async () => {
     const image = 'registry.example/dind:late';
     sim.pods.missingImages.add(image);
-    await applyObjects(admin, [dockerHost('img-late', NS, { image })], {
-      serverSide: true,
-      fieldManager: FM,
-    });
-    await podOf('img-late', (p) =>
-      (p.status?.containerStatuses ?? []).some((c: { state?: { waiting?: { reason?: string } } }) =>
-        ['ErrImagePull', 'ImagePullBackOff'].includes(c.state?.waiting?.reason ?? ''),
-      ),
-    );
+    await apply(admin, [dockerHost('img-late', NS, { image })]);
+    await podOf('img-late', waitingFor('ErrImagePull', 'ImagePullBackOff'));
     sim.pods.missingImages.delete(image);
-    const ready = await waitForRollout(admin, {
-      namespace: NS,
-      name: 'img-late',
-      timeoutMs: TEN_MINUTES,
-      pollMs: 50,
-      failureGraceMs: 60_000,
-    });
-    expect((ready.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+    expect(available(await rollout(admin, 'img-late', 60_000))).toBe(1);
   });
 
   it('an unschedulable pod waits while the cluster autoscaler adds a node (TriggeredScaleUp)', async () => {
-    await applyObjects(admin, [dockerHost('scale-up', NS, { resources: { requests: { cpu: '8' } } })], {
-      serverSide: true,
-      fieldManager: FM,
-    });
+    await apply(admin, [dockerHost('scale-up', NS, { resources: { requests: { cpu: '8' } } })]);
     const pod = await podOf('scale-up', (p) =>
       (p.status?.conditions ?? []).some((c: { reason?: string }) => c.reason === 'Unschedulable'),
     );
@@ -331,25 +314,14 @@ describe('the wait fails fast, naming the reason', () => {
       warning: () => {},
       debug: () => {},
     };
-    const ready = await waitForRollout(admin, {
-      namespace: NS,
-      name: 'scale-up',
-      timeoutMs: TEN_MINUTES,
-      pollMs: 50,
-      failureGraceMs: GRACE_MS,
-      log,
-    });
-    expect((ready.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+    expect(available(await rollout(admin, 'scale-up', GRACE_MS, { log }))).toBe(1);
     expect(lines).toContain(
       `Pod ${pod.metadata.name} waits for a new node: pod triggered scale-up: [{pool-large 1->2 (max: 3)}]`,
     );
   });
 
   it("an old pod's crash loop does not fail the rollout that replaces it", async () => {
-    await applyObjects(admin, [dockerHost('fixed', NS, { image: CRASH_IMAGE })], {
-      serverSide: true,
-      fieldManager: FM,
-    });
+    await apply(admin, [dockerHost('fixed', NS, { image: CRASH_IMAGE })]);
     await podOf('fixed', (p) =>
       (p.status?.containerStatuses ?? []).some(
         (c: { restartCount?: number; state?: { waiting?: { reason?: string } } }) =>
@@ -360,14 +332,8 @@ describe('the wait fails fast, naming the reason', () => {
     // while here (the new pod starts late), so the wait sees the old pod's crash loop for a few checks.
     sim.pods.startDelayMs = 2500;
     try {
-      await applyObjects(admin, [dockerHost('fixed', NS, {})], { serverSide: true, fieldManager: FM });
-      const ready = await waitForRollout(admin, {
-        namespace: NS,
-        name: 'fixed',
-        timeoutMs: TEN_MINUTES,
-        pollMs: 50,
-        failureGraceMs: GRACE_MS,
-      });
+      await apply(admin, [dockerHost('fixed', NS, {})]);
+      const ready = await rollout(admin, 'fixed', GRACE_MS);
       expect((ready.status as { updatedReplicas?: number }).updatedReplicas).toBe(1);
     } finally {
       sim.pods.startDelayMs = 20;

@@ -25,6 +25,7 @@ import {
   envObjects,
   inputsFor,
   NAMESPACE,
+  pullRequestEvent,
   WEB_PROJECT,
   writeProject,
 } from './harness.js';
@@ -114,23 +115,7 @@ describeWithDocker('the action under faults', () => {
       headSha: sha,
       state: action === 'closed' ? 'closed' : 'open',
     });
-    return {
-      name: 'pull_request',
-      action,
-      repository: `${OWNER}/${REPO}`,
-      runUrl: `https://github.com/${OWNER}/${REPO}/actions/runs/${5000 + ++runs}`,
-      pr: {
-        number,
-        headSha: sha,
-        headRef: `feature-${number}`,
-        baseRef: 'main',
-        repository: `${OWNER}/${REPO}`,
-        title: `PR ${number}`,
-        state: action === 'closed' ? 'closed' : 'open',
-        labels: [],
-        fromFork: false,
-      },
-    };
+    return pullRequestEvent(number, action, sha, 5000 + ++runs);
   };
 
   /** One run of the action in-process; its log (what the runner would show) is returned, not printed. */

@@ -42,6 +42,26 @@ export function applyExampleRole(
   }
 }
 
+/**
+ * A Role that lets the action's ServiceAccount (examples/rbac/role.yaml) use `verb` on Roles, bound to it: a
+ * grant an administrator adds by hand. Both named `name`.
+ */
+export function grantOnRoles(sim: KubeSim, namespace: string, name: string, verb: 'bind' | 'escalate'): void {
+  const rbac = 'rbac.authorization.k8s.io';
+  const create = (kind: string, content: Record<string, unknown>) =>
+    sim.store.create({
+      apiVersion: `${rbac}/v1`,
+      kind,
+      metadata: { name, namespace },
+      ...content,
+    } as unknown as SimObject);
+  create('Role', { rules: [{ apiGroups: [rbac], resources: ['roles'], verbs: [verb] }] });
+  create('RoleBinding', {
+    roleRef: { apiGroup: rbac, kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name: 'preevy-kube-action', namespace }],
+  });
+}
+
 export async function startSim(): Promise<KubeSim> {
   const sim = await startKubeSim({ namespaces: [NAMESPACE, 'other'] });
   sim.pods.startDelayMs = 20;
@@ -115,23 +135,33 @@ export { hasCompose, type Recorded, type RecordedRequest, recorded } from '../un
 /** A log of info and warning lines as the action writes them (debug lines dropped). */
 export const captureLog = (): CapturedLog => sharedCaptureLog({ tagInfo: false, debug: false });
 
-export function ctxFor(prNumber: number, log: Log = captureLog()): RunContext {
-  const event: EventInfo = {
+/**
+ * A `pull_request` event of acme/shop (the repository of ctxFor and the GitHub simulator's tests) for PR `number`
+ * at `headSha`, as Actions run number `run`: the PR is closed when the action is `closed`, open otherwise.
+ */
+export function pullRequestEvent(number: number, action: string, headSha: string, run: number): EventInfo {
+  const repository = 'acme/shop';
+  return {
     name: 'pull_request',
-    action: 'opened',
-    repository: 'acme/shop',
-    runUrl: `https://github.com/acme/shop/actions/runs/${1000 + prNumber}`,
+    action,
+    repository,
+    runUrl: `https://github.com/${repository}/actions/runs/${run}`,
     pr: {
-      number: prNumber,
-      headSha: 'a'.repeat(40),
-      headRef: `feature-${prNumber}`,
+      number,
+      headSha,
+      headRef: `feature-${number}`,
       baseRef: 'main',
-      repository: 'acme/shop',
-      title: `PR ${prNumber}`,
+      repository,
+      title: `PR ${number}`,
+      state: action === 'closed' ? 'closed' : 'open',
       fromFork: false,
       labels: [],
     },
   };
+}
+
+export function ctxFor(prNumber: number, log: Log = captureLog()): RunContext {
+  const event = pullRequestEvent(prNumber, 'opened', 'a'.repeat(40), 1000 + prNumber);
   return { envId: `shop-pr-${prNumber}`, event, log, phase: (_name, fn) => fn() };
 }
 
@@ -241,6 +271,17 @@ export function useDockerSim(...args: Parameters<typeof startDockerSim>): Docker
     await d.close?.();
   });
   return d;
+}
+
+/** useDockerSim, with what the tests of a describe ask of its simulator most. */
+export function useDockerSuite(...args: Parameters<typeof startDockerSim>) {
+  const d = useDockerSim(...args);
+  return Object.assign(d, {
+    /** engineOfEnv in this simulator. */
+    engineOf: (envId: string): Engine | undefined => engineOfEnv(d.sim, d.backend, envId),
+    /** inputsFor this simulator. */
+    inputs: (over: Partial<Inputs> = {}): Inputs => inputsFor(d.sim, over),
+  });
 }
 
 /**

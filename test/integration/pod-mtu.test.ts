@@ -6,15 +6,7 @@ import { bundledTemplate } from '../../src/inputs.js';
 import { dockerJson } from '../sim/kubelet/docker/api.js';
 import { type FarServer, startFarServer } from '../sim/kubelet/docker/far-server.js';
 import { tcp } from '../sim/kubelet/docker/support.js';
-import {
-  ctxFor,
-  describeWithDocker,
-  engineOfEnv,
-  expectRejects,
-  inputsFor,
-  useDockerSim,
-  writeProject,
-} from './harness.js';
+import { ctxFor, describeWithDocker, expectRejects, useDockerSuite, writeProject } from './harness.js';
 
 const POD_MTU = 1400;
 const BYTES = 4 * 1024 * 1024;
@@ -25,7 +17,7 @@ const BYTES = 4 * 1024 * 1024;
  * beyond a hop that drops the oversized packets and the ICMP that would report them (far-server.ts).
  */
 describeWithDocker('a pod network below 1500', () => {
-  const d = useDockerSim({}, { podMtu: POD_MTU });
+  const d = useDockerSuite({}, { podMtu: POD_MTU });
   let server: FarServer;
   beforeAll(async () => {
     server = await startFarServer('test/far-server', BYTES);
@@ -34,9 +26,6 @@ describeWithDocker('a pod network below 1500', () => {
     await server?.stop();
   });
 
-  const engineOf = (envId: string) => {
-    return engineOfEnv(d.sim, d.backend, envId);
-  };
   // A download in a build step (4 MiB: well under a second when it flows); a stalled one is stopped by
   // `timeout` (exit 143) instead of hanging the build. Not `wget -T`: busybox 1.35's crashes with it.
   const project = () =>
@@ -46,14 +35,14 @@ describeWithDocker('a pod network below 1500', () => {
     });
 
   it('with the bundled template, a large download inside a docker build completes, and compose networks use the pod MTU', async () => {
-    const inputs = inputsFor(d.sim, {
+    const inputs = d.inputs({
       template: bundledTemplate(),
       workingDirectory: project(),
       readyTimeoutMs: 60_000,
     });
     const ctx = { ...ctxFor(71), envId: 'shop-pr-71' };
     await up(inputs, ctx);
-    const engine = engineOf('shop-pr-71')!;
+    const engine = d.engineOf('shop-pr-71')!;
     const networks = await dockerJson<Array<{ Name: string; Options: Record<string, string> }>>(
       tcp(engine),
       'GET',
@@ -68,7 +57,7 @@ describeWithDocker('a pod network below 1500', () => {
 
   it('a template that leaves dockerd at MTU 1500 stalls on the same download (the simulator reproduces the issue)', async () => {
     // The test template is written like Preevy's: dockerd with no MTU flag.
-    const inputs = inputsFor(d.sim, { workingDirectory: project(), readyTimeoutMs: 60_000 });
+    const inputs = d.inputs({ workingDirectory: project(), readyTimeoutMs: 60_000 });
     const ctx = { ...ctxFor(72), envId: 'shop-pr-72' };
     const err = await expectRejects(up(inputs, ctx));
     expect(errorMessage(err)).toMatch(/docker compose build failed/);

@@ -9,6 +9,7 @@ import {
   ctxFor,
   envObjects,
   expectRejects,
+  grantOnRoles,
   inputsFor,
   NAMESPACE,
   startSim,
@@ -100,19 +101,7 @@ describe('templates with RBAC objects, as the ServiceAccount of examples/rbac/ro
   it('with `escalate` but not `bind`, a binding refused at its real apply leaves nothing of a first deploy', async () => {
     // The one case the dry run cannot cover: the Role passes through `escalate`, its binding is checked only
     // once the Role exists, and the identity does not hold what the Role grants.
-    sim.store.create({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'escalator', namespace: NAMESPACE },
-      rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['escalate'] }],
-    } as unknown as SimObject);
-    sim.store.create({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'escalator', namespace: NAMESPACE },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'escalator' },
-      subjects: [{ kind: 'ServiceAccount', name: 'preevy-kube-action', namespace: NAMESPACE }],
-    } as unknown as SimObject);
+    grantOnRoles(sim, NAMESPACE, 'escalator', 'escalate');
     const file = template('preevy-rbac.yaml.njk', {
       'resources: ["pods"]': 'resources: ["pods", "pods/attach"]',
     });

@@ -13,9 +13,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { SimClient, type SimResponse } from '../sim/kube/http-client.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
+import { postBoundServiceAccount, upgradeAnswer } from './sim-api.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/kube-api');
 
@@ -534,57 +534,20 @@ describe('replay of the recorded kube-apiserver fixtures', () => {
     for (const n of [62, 63, 64, 65, 66]) await replay(n);
 
     // The `limited` ServiceAccount as the recorder set it up: get/list ConfigMaps, nothing else.
-    const post = (p: string, body: unknown) => admin.request({ method: 'POST', path: p, body });
-    expect(
-      (
-        await post('/api/v1/namespaces/fixtures/serviceaccounts', {
-          apiVersion: 'v1',
-          kind: 'ServiceAccount',
-          metadata: { name: 'limited' },
-        })
-      ).status,
-    ).toBe(201);
-    const rbac = '/apis/rbac.authorization.k8s.io/v1/namespaces/fixtures';
-    await post(`${rbac}/roles`, {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'limited' },
-      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
-    });
-    await post(`${rbac}/rolebindings`, {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'limited' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'limited' },
-      subjects: [{ kind: 'ServiceAccount', name: 'limited', namespace: 'fixtures' }],
-    });
+    await postBoundServiceAccount(admin, 'fixtures', 'limited', [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
+    ]);
     const tr = await replay(67);
     limitedToken = tr.json.status.token;
     for (const n of [68, 69, 70]) await replay(n);
 
     const web = await podOf('web');
     const f71 = fx(71);
-    const ws = await new Promise<{ status: number; contentType?: string; body: string }>((resolve) => {
-      const url = `${sim.url.replace('https', 'wss')}${withPod(f71, web).path}?command=echo&command=hello&stdout=true&stderr=true`;
-      const sock = new WebSocket(url, f71.request.headers['Sec-WebSocket-Protocol']?.split(','), {
-        ca: sim.caPem,
-        headers: { Authorization: `Bearer ${limitedToken}` },
-      });
-      sock.on('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => {
-          body += d.toString();
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body }),
-        );
-      });
-      sock.on('open', () => {
-        sock.terminate();
-        resolve({ status: 101, body: '' });
-      });
-      sock.on('error', () => {});
-    });
+    const ws = await upgradeAnswer(
+      `${sim.url.replace('https', 'wss')}${withPod(f71, web).path}?command=echo&command=hello&stdout=true&stderr=true`,
+      f71.request.headers['Sec-WebSocket-Protocol']?.split(','),
+      { ca: sim.caPem, token: limitedToken },
+    );
     expect(observed(ws.status, { 'content-type': ws.contentType }, JSON.parse(ws.body), [])).toEqual(
       expected(f71),
     );

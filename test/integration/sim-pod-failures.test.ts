@@ -39,6 +39,17 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
     }
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  const waitingFor = (reason: string) => (p: any) =>
+    p.status?.containerStatuses?.[0]?.state?.waiting?.reason === reason;
+
+  /** Creates fixture `num`'s Deployment, then waits for a pod of `app` whose container waits with `reason`. */
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  async function deployWaiting(num: string, app: string, reason: string): Promise<any> {
+    expect((await send(num)).status).toBe(201);
+    return podOf(app, waitingFor(reason));
+  }
+
   const log = (pod: string, query: Record<string, string>, token?: string) =>
     admin.request({
       path: `/api/v1/namespaces/${FAIL_NS}/pods/${pod}/log`,
@@ -68,11 +79,7 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
   });
 
   it('a never-started container: its log is a 400 naming the waiting reason (070, 073)', async () => {
-    expect((await send('063')).status).toBe(201);
-    const pod = await podOf(
-      'img-never',
-      (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImageNeverPull',
-    );
+    const pod = await deployWaiting('063', 'img-never', 'ErrImageNeverPull');
     const r = await log(pod.metadata.name, fixture('073').request.query);
     expect(r.status).toBe(400);
     expect(r.json).toMatchObject({
@@ -110,10 +117,7 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
       fixture('125').response.body,
     ]).toContain(previous.text);
 
-    const backoff = await podOf(
-      'crash-fallback',
-      (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff',
-    );
+    const backoff = await podOf('crash-fallback', waitingFor('CrashLoopBackOff'));
     const waiting = backoff.status.containerStatuses[0].state.waiting;
     expect(waiting.message).toMatch(
       new RegExp(
@@ -136,11 +140,7 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
   });
 
   it('CreateContainerConfigError for a missing ConfigMap (089, 092) and a missing key (093)', async () => {
-    expect((await send('067')).status).toBe(201);
-    const pod = await podOf(
-      'config-error',
-      (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError',
-    );
+    const pod = await deployWaiting('067', 'config-error', 'CreateContainerConfigError');
     expect(pod.status.containerStatuses[0].state.waiting.message).toBe(
       'configmap "no-such-configmap" not found',
     );
@@ -153,11 +153,7 @@ describe('simulator: pod failures and Pod Security as recorded', () => {
       path: `/api/v1/namespaces/${FAIL_NS}/configmaps`,
       body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'present' }, data: { other: 'x' } },
     });
-    expect((await send('068')).status).toBe(201);
-    const keyPod = await podOf(
-      'config-key-missing',
-      (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError',
-    );
+    const keyPod = await deployWaiting('068', 'config-key-missing', 'CreateContainerConfigError');
     expect(keyPod.status.containerStatuses[0].state.waiting.message).toBe(
       "couldn't find key absent-key in ConfigMap kr2-fail/present",
     );

@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { SimClient } from '../sim/kube/http-client.js';
 import { type KubeSim, startKubeSim } from '../sim/kube/index.js';
 import type { SimObject } from '../sim/kube/types.js';
-import type { Recorded, RecordedRequest } from './harness.js';
+import { grantOnRoles, type Recorded, type RecordedRequest } from './harness.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/kube-real-2');
 const NS = 'kr2-rbac';
@@ -112,19 +112,7 @@ describe('replay of the recorded RBAC escalation fixtures (kube-real-2 036-055)'
   });
 
   it('creates the binding without reading the Role once the ServiceAccount may bind roles (044-047)', async () => {
-    sim.store.create({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'binder', namespace: NS },
-      rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind'] }],
-    } as unknown as SimObject);
-    sim.store.create({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'binder', namespace: NS },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'binder' },
-      subjects: [{ kind: 'ServiceAccount', name: 'preevy-kube-action', namespace: NS }],
-    } as unknown as SimObject);
+    grantOnRoles(sim, NS, 'binder', 'bind');
     for (const n of [44, 45, 46, 47]) await replay(n);
   });
 

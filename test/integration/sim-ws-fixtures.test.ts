@@ -18,6 +18,7 @@ import { type DockerPodBackend, dockerPodBackend } from '../sim/kubelet/docker/b
 import { dockerUnavailable } from '../sim/kubelet/docker/support.js';
 import { tarBuffer } from '../sim/kubelet/docker/tar.js';
 import { installKubeletEndpoints } from '../sim/kubelet/endpoints.js';
+import { postPod } from './sim-api.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/kube-api');
 const RECORDED_POD = 'web-5c9d7d6958-n8swx';
@@ -447,22 +448,7 @@ suite(`simulator WebSocket exec/port-forward vs recorded fixtures${unavailable ?
       code: 400,
     });
 
-    const created = await admin.request({
-      method: 'POST',
-      path: '/api/v1/namespaces/fixtures/pods',
-      body: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'virtual' },
-        spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
-      },
-    });
-    expect(created.status).toBe(201);
-    for (let i = 0; i < 100; i++) {
-      const r = await admin.request({ path: '/api/v1/namespaces/fixtures/pods/virtual' });
-      if (r.json.status?.phase === 'Running') break;
-      await sleep(50);
-    }
+    await postPod(admin, 'fixtures', 'virtual', { name: 'app', image: 'nginx:1.27' });
     const ex = await runWs(
       '/api/v1/namespaces/fixtures/pods/virtual/exec',
       { command: 'true', stdout: 'true' },

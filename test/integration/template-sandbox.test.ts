@@ -62,6 +62,16 @@ function expectNoSecret(seen: string): void {
     expect(seen).not.toContain(value);
 }
 
+/** A ready environment with nothing to show, for a comment template. */
+const readyReport = (envId: string, namespace: string): EnvReport => ({
+  state: 'ready',
+  envId,
+  namespace,
+  urls: [],
+  phases: [],
+  at: new Date(0),
+});
+
 const READ = 'process.getBuiltinModule("fs").readFileSync';
 const CODE = [
   'return JSON.stringify(process.env)',
@@ -101,51 +111,48 @@ describe('a hostile template', () => {
     (payload) => {
       const file = path.join(templates, 'comment.md.njk');
       writeFileSync(file, `Ready\n${payload}\n`);
-      const report: EnvReport = {
-        state: 'ready',
-        envId: 'shop-pr-1',
-        namespace: 'previews',
-        urls: [],
-        phases: [],
-        at: new Date(0),
-      };
-      const r = attempt(() => customCommentBody(file, report));
+      const r = attempt(() => customCommentBody(file, readyReport('shop-pr-1', 'previews')));
       expectNoSecret(r.seen);
       expect(r.error?.file).toBe(file);
       expect(r.error?.line).toBe(2);
     },
   );
 
-  it('a refused name in an include is reported in the included file', () => {
-    writeFileSync(path.join(templates, 'part.njk'), 'x: 1\ny: {{ labels.constructor }}\n');
-    const file = path.join(templates, 'main.njk');
-    writeFileSync(file, '{% include "part.njk" %}\n');
-    const r = attempt(() => renderTemplate({ file, context }));
-    expect(r.error?.file).toBe(path.join(templates, 'part.njk'));
-    expect(r.error?.line).toBe(2);
-  });
-
-  it('a refused name after an include is reported in the main file, at its line', () => {
-    writeFileSync(path.join(templates, 'ok.njk'), 'x: 1\n');
-    const file = path.join(templates, 'after.njk');
-    writeFileSync(file, '{% include "ok.njk" %}\na: 1\nb: {{ range.constructor }}\n');
-    const r = attempt(() => renderTemplate({ file, context }));
-    expect(r.error?.file).toBe(file);
-    expect(r.error?.line).toBe(3);
-  });
+  // `main` is rendered from the template folder holding `files`; the refusal is reported in file `at`, at `line`.
+  const includes = [
+    {
+      title: 'a refused name in an include is reported in the included file',
+      files: { 'part.njk': 'x: 1\ny: {{ labels.constructor }}\n', 'main.njk': '{% include "part.njk" %}\n' },
+      main: 'main.njk',
+      at: 'part.njk',
+      line: 2,
+    },
+    {
+      title: 'a refused name after an include is reported in the main file, at its line',
+      files: {
+        'ok.njk': 'x: 1\n',
+        'after.njk': '{% include "ok.njk" %}\na: 1\nb: {{ range.constructor }}\n',
+      },
+      main: 'after.njk',
+      at: 'after.njk',
+      line: 3,
+    },
+  ];
+  // A loop, not it.each: it.each cuts long titles taken from an object's field.
+  for (const { title, files, main, at, line } of includes) {
+    it(title, () => {
+      for (const [name, text] of Object.entries(files)) writeFileSync(path.join(templates, name), text);
+      const file = path.join(templates, main);
+      const r = attempt(() => renderTemplate({ file, context }));
+      expect(r.error?.file).toBe(path.join(templates, at));
+      expect(r.error?.line).toBe(line);
+    });
+  }
 
   it("a comment template's error says the reason alone, after its file and line", () => {
     const file = path.join(templates, 'reason.md.njk');
     writeFileSync(file, 'Ready\n{{ range.constructor }}\n');
-    const report: EnvReport = {
-      state: 'ready',
-      envId: 'e',
-      namespace: 'n',
-      urls: [],
-      phases: [],
-      at: new Date(0),
-    };
-    const r = attempt(() => customCommentBody(file, report));
+    const r = attempt(() => customCommentBody(file, readyReport('e', 'n')));
     expect(r.error?.message).toBe(`${file}:2: \`constructor\` is refused in templates`);
   });
 
