@@ -29,7 +29,17 @@ const report = '.vitest/cluster-report.json';
 rmSync(report, { force: true });
 const run = spawnSync(
   'npx',
-  ['vitest', 'run', '--project', 'cluster', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [
+    'vitest',
+    'run',
+    '--project',
+    'cluster',
+    `--outputFile.json=${report}`,
+    // A real cluster pulls, schedules and starts dockerd: a test with several deploys takes minutes, not seconds.
+    '--testTimeout=600000',
+    '--hookTimeout=300000',
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit' },
 );
 const summary = spawnSync(process.execPath, ['scripts/test-summary.mjs', report], { stdio: 'inherit' });

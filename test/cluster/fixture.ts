@@ -162,7 +162,9 @@ export function useCluster(opts: ClusterOptions): TestCluster {
 
 /** The inputs of `up`/`down` as the suite's ServiceAccount in its namespace (harness.inputsWith). */
 export function inputsOn(c: TestCluster, over: Partial<Inputs> = {}): Inputs {
-  return inputsWith(c.kubeconfig, c.namespace, over);
+  // A real docker host starts dockerd in its pod (seconds to a minute); the simulator's is ready at once.
+  const patience = c.backend === 'cluster' ? { readyTimeoutMs: 300_000 } : {};
+  return inputsWith(c.kubeconfig, c.namespace, { ...patience, ...over });
 }
 
 /**
