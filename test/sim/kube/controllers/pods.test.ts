@@ -95,14 +95,19 @@ describe.each(STORES)('scheduler and kubelet on %s', (_name, makeStore) => {
     );
   });
 
+  /** Fixture 081's Deployment with another image, pulled only when missing. */
+  function pulledIfNotPresent(image: string): SimObject {
+    const d = failingDeployment('081-fail-img-missing-ssa-create.json');
+    d.spec.template.spec.containers[0].image = image;
+    d.spec.template.spec.containers[0].imagePullPolicy = 'IfNotPresent';
+    return d;
+  }
+
   it('fails the pull of an image whose registry does not resolve by itself, with the message of fixtures 074-075', async () => {
     // Nothing told the simulator: a real node cannot resolve a name under .invalid either.
     const image = 'registry.invalid.example/team/app:1.0';
     const { store } = start();
-    const d = failingDeployment('081-fail-img-missing-ssa-create.json');
-    d.spec.template.spec.containers[0].image = image;
-    d.spec.template.spec.containers[0].imagePullPolicy = 'IfNotPresent';
-    store.create(d);
+    store.create(pulledIfNotPresent(image));
     const later = await waitFor(
       () => podsOf(store, 'img-missing').find((p) => waitingReason(p) === 'ImagePullBackOff'),
       'ImagePullBackOff',
@@ -114,10 +119,7 @@ describe.each(STORES)('scheduler and kubelet on %s', (_name, makeStore) => {
   it('reports a missing image with pull policy IfNotPresent as ErrImagePull, then ImagePullBackOff', async () => {
     const image = 'ghcr.io/example/nope:v1';
     const { store } = start((b) => b.missingImages.add(image));
-    const d = failingDeployment('081-fail-img-missing-ssa-create.json');
-    d.spec.template.spec.containers[0].image = image;
-    d.spec.template.spec.containers[0].imagePullPolicy = 'IfNotPresent';
-    store.create(d);
+    store.create(pulledIfNotPresent(image));
     const first = await waitFor(
       () => podsOf(store, 'img-missing').find((p) => waitingReason(p) === 'ErrImagePull'),
       'ErrImagePull',
