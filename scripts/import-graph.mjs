@@ -36,6 +36,21 @@ for (const file of files) {
 
 // What each layer may import besides itself: the README's "Architecture" table. Files directly in src/ are
 // layers of their own, named without `.ts`. Lowest first; no layer imports one listed after it.
+// Every layer under the commands: what `commands/` may import, and `main.ts` too (with the commands).
+const BELOW_COMMANDS = [
+  'github',
+  'inputs',
+  'bridge',
+  'environment',
+  'compose',
+  'template',
+  'identity',
+  'kube',
+  'log',
+  'errors',
+  'util',
+];
+
 const LAYERS = {
   errors: [],
   util: ['errors'],
@@ -49,33 +64,8 @@ const LAYERS = {
   inputs: ['environment', 'compose', 'kube', 'errors', 'util'],
   github: ['inputs', 'template', 'compose', 'identity', 'errors', 'util'],
   log: ['util'],
-  commands: [
-    'github',
-    'inputs',
-    'bridge',
-    'environment',
-    'compose',
-    'template',
-    'identity',
-    'kube',
-    'log',
-    'errors',
-    'util',
-  ],
-  main: [
-    'commands',
-    'github',
-    'inputs',
-    'bridge',
-    'environment',
-    'compose',
-    'template',
-    'identity',
-    'kube',
-    'log',
-    'errors',
-    'util',
-  ],
+  commands: BELOW_COMMANDS,
+  main: ['commands', ...BELOW_COMMANDS],
   heap: [],
   index: ['main', 'heap'],
 };
