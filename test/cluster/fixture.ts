@@ -143,7 +143,7 @@ export function useCluster(opts: ClusterOptions): TestCluster {
       kubeconfig: tokenKubeconfig(adminKubeconfig, token, namespace),
       admin,
       adminKubeconfig,
-      reach: new Reach(admin, namespace),
+      reach: new Reach(admin, namespace, inspector),
       create: async (obj: { kind: string; metadata: object }) => {
         await admin.request({
           method: 'POST',

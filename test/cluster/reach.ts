@@ -7,6 +7,7 @@ import type { KubeClient } from '../../src/kube/client.js';
 import { openTunnel, type Tunnel } from '../../src/kube/stream/port-forward.js';
 import type { DockerTarget } from '../sim/kubelet/docker/api.js';
 import { httpGet } from '../sim/kubelet/docker/support.js';
+import type { Inspector } from './inspect.js';
 
 export class Reach {
   readonly #tunnels = new Map<string, Tunnel>();
@@ -14,19 +15,15 @@ export class Reach {
   constructor(
     private readonly admin: KubeClient,
     private readonly namespace: string,
+    private readonly inspector: Inspector,
   ) {}
 
   /** The running docker-host pod of the environment, or undefined. */
   async hostPod(envId: string): Promise<string | undefined> {
-    const { body } = await this.admin.request<{
-      items: Array<{ metadata: { name: string; deletionTimestamp?: string }; status?: { phase?: string } }>;
-    }>({
-      method: 'GET',
-      path: `/api/v1/namespaces/${this.namespace}/pods`,
-      query: { labelSelector: `preevy.dev/env-id=${envId},app.kubernetes.io/component=docker-host` },
-    });
-    return body.items.find((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running')?.metadata
-      .name;
+    const pods = await this.inspector.livePods(
+      `preevy.dev/env-id=${envId},app.kubernetes.io/component=docker-host`,
+    );
+    return pods.find((p) => p.status?.phase === 'Running')?.metadata.name;
   }
 
   /** A local port forwarded to `port` of the environment's docker-host pod (one tunnel per pod and port). */
